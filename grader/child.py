@@ -1,0 +1,144 @@
+"""The sandboxed child: import one submission and run one lab's scenarios.
+
+Started by :mod:`grader.sandbox` and never by hand. It reads its job as JSON on stdin,
+fences itself in (:mod:`grader.isolation`), imports the heavy libraries and the kit, then
+the submission, and runs the scenarios one by one. It reports on a private pipe (the job's
+``channel`` fd), one JSON object a line, each carrying the job's nonce; what the submission
+prints to stdout or stderr is never read as a result. Events, in order:
+
+``ready`` (with ``isolation`` and the lab's ``scenarios``), then ``imported`` or
+``import-failed`` (with ``reason``), then for each scenario ``start`` and ``done`` (with
+``status`` ``ok`` and ``observation``, or ``aborted`` / ``crashed`` and ``reason``), then
+``finished``. The parent times every step and reruns in a fresh child what a dead child
+did not finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import random
+import sys
+import traceback
+from types import ModuleType
+from typing import Any
+
+from grader.isolation import Isolation, Limits, isolate, limit_resources
+
+
+class _Channel:
+    def __init__(self, fd: int, nonce: str) -> None:
+        self.fd = fd
+        self.nonce = nonce
+
+    def emit(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"nonce": self.nonce, "event": event, **fields}, sort_keys=True)
+        data = (line + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.buffer.read(1 << 20))
+    channel = _Channel(job["channel"], job["nonce"])
+    limits = Limits(**job["limits"])
+    workdir = job["workdir"]
+    isolation = isolate(workdir, limits) if job["isolate"] else Isolation()
+    limit_resources(limits)
+    os.chdir(workdir)
+    os.environ.update(HOME=workdir, TMPDIR=workdir)
+    if isolation.network is not None:
+        isolation.network = _block_network_in_process(isolation.network)
+
+    # Everything trusted is imported before the submission runs a single line.
+    import freezegun  # noqa: F401
+    import httpx  # noqa: F401
+    import openai  # noqa: F401
+    import respx  # noqa: F401
+
+    import labs
+    import labs.kit.clock  # noqa: F401
+    import labs.kit.devops  # noqa: F401
+    import labs.kit.fake_llm  # noqa: F401
+    from grader.observe import ScenarioAbort, describe_error
+    from grader.scenarios import scenarios_of
+
+    registry = scenarios_of(job["lab"])
+    names = job["scenarios"] if job["scenarios"] is not None else list(registry)
+    channel.emit("ready", isolation=isolation.as_dict(), scenarios=list(registry))
+
+    try:
+        module = _load_submission(labs, job["submission"], job["module"], job["substitutes"])
+    except BaseException as error:  # noqa: BLE001 - SystemExit at import is a failure too
+        channel.emit("import-failed", reason=_import_failure(job["module"], error))
+        _finish()
+    channel.emit("imported")
+
+    for name in names:
+        channel.emit("start", scenario=name)
+        random.seed(_seed(job["lab"], name))
+        try:
+            observation = registry[name](module)
+        except ScenarioAbort as abort:
+            channel.emit("done", scenario=name, status="aborted", reason=str(abort))
+        except BaseException as error:  # noqa: BLE001
+            described = describe_error(error)
+            reason = f"the scenario stopped on {described['type']}: {described['message']}"
+            channel.emit("done", scenario=name, status="crashed", reason=reason)
+        else:
+            channel.emit("done", scenario=name, status="ok", observation=observation)
+    channel.emit("finished")
+    _finish()
+
+
+def _load_submission(
+    labs: ModuleType, folder: str, module: str, substitutes: dict[str, str]
+) -> ModuleType:
+    """Import ``labs.<module>`` from the submission's folder, with the reference solution
+    standing in for each earlier lab named in ``substitutes``."""
+    for earlier, reference in substitutes.items():
+        sys.modules[f"labs.{earlier}"] = importlib.import_module(reference)
+    labs.__path__[:] = [folder]  # labs.kit stays the trusted one, already imported
+    return importlib.import_module(f"labs.{module}")
+
+
+def _import_failure(module: str, error: BaseException) -> str:
+    kind = type(error).__name__
+    if isinstance(error, SyntaxError):
+        return f"{module}.py does not parse: {error.msg} (line {error.lineno})"
+    if isinstance(error, (SystemExit, KeyboardInterrupt)):
+        return f"{module}.py raised {kind} while it was being imported"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = next(
+        (f" (line {f.lineno})" for f in reversed(frames) if f.filename.endswith(f"{module}.py")),
+        "",
+    )
+    return f"{module}.py failed to import: {kind}: {BaseException.__str__(error)}{where}"
+
+
+def _seed(lab: str, scenario: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{lab}/{scenario}".encode()).digest()[:8], "big")
+
+
+def _block_network_in_process(why_no_namespace: str) -> str:
+    """Without a network namespace, refuse connections through an audit hook (a fence a
+    determined submission can climb with ctypes; the report says so)."""
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
+            raise PermissionError(f"network access is blocked while grading ({event})")
+
+    sys.addaudithook(hook)
+    return f"{why_no_namespace}; network blocked in-process only"
+
+
+def _finish() -> None:
+    """Leave at once: no atexit handler or finaliser of the submission's runs."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed or broken stream is not our problem
+            pass
+    os._exit(0)

@@ -1,0 +1,35 @@
+"""Scenarios: what the grader makes a submission do, in the sandboxed child.
+
+A scenario takes the imported lab module, drives it with the fake LLM and the frozen clock,
+and returns what it saw as plain JSON (see :mod:`grader.observe`). It holds no expected
+value and no assertion: the checks in :mod:`grader.checks`, in the trusted parent, judge.
+
+Each lab's module (``grader/scenarios/lab01.py``) fills a :class:`Registry` named
+``SCENARIOS``; its names are what checks ask for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+Scenario = Callable[[ModuleType], dict[str, Any]]
+
+
+class Registry(dict[str, Scenario]):
+    """The scenarios of one lab, by name, in the order they were declared."""
+
+    def scenario(self, fn: Scenario) -> Scenario:
+        """Register ``fn`` under its own name."""
+        if fn.__name__ in self:
+            raise ValueError(f"scenario {fn.__name__!r} declared twice")
+        self[fn.__name__] = fn
+        return fn
+
+
+def scenarios_of(lab_id: str) -> Registry:
+    """The registry of ``lab_id`` (``"lab01"``)."""
+    module = importlib.import_module(f"grader.scenarios.{lab_id}")
+    return module.SCENARIOS

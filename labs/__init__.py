@@ -1,0 +1,1 @@
+"""The labs students complete: one stub module per lab, and the kit they build on."""

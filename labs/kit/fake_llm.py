@@ -1,0 +1,319 @@
+"""A scripted OpenAI endpoint on respx that records every request.
+
+The kit never talks to a real model: the OpenAI Python client sends its requests to
+``https://api.openai.com/v1`` (or any base URL) and respx answers them from a script, one
+step per request, in order::
+
+    with FrozenClock() as clock, FakeLLM([
+        failure(429, retry_after=2),
+        reply("Disk is 95% full", prompt_tokens=30, completion_tokens=8, latency=1.5),
+    ], clock=clock) as llm:
+        client = llm.client()
+        ...
+        llm.requests[1].at  # when the second request arrived, in seconds on the clock
+
+A step is one of:
+
+* :func:`reply`: a chat completion with text and/or tool calls and a ``usage`` block;
+* :func:`failure`: an HTTP error status with optional ``retry-after`` / ``retry-after-ms``;
+* :func:`timeout` and :func:`connect_error`: transport errors (``httpx.ReadTimeout``,
+  ``httpx.ConnectError``), which the client raises as ``APITimeoutError`` and
+  ``APIConnectionError``.
+
+A step may take simulated time (``latency``): the fake moves the frozen clock forward before
+answering. If that is longer than the request's read timeout, the clock moves by the timeout
+and the request times out instead, as a real slow server would.
+
+A request that arrives after the script is used up is answered with HTTP 400 and a message
+saying so (and counted in :attr:`FakeLLM.overruns`): a clear, permanent error rather than a
+silent retry loop. Assert on :attr:`FakeLLM.requests`, never only on "an error happened".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Union
+
+import httpx
+import respx
+from openai import OpenAI
+
+from labs.kit.clock import FrozenClock
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model asks for; ``arguments`` is the JSON text the API carries."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful chat completion."""
+
+    content: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An HTTP error response (a status >= 400) with optional headers."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    message: str = ""
+    latency: float = 0.0
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """No HTTP response at all: the request timed out or the connection failed."""
+
+    kind: str  # "timeout" or "connect"
+    latency: float = 0.0
+
+
+Step = Union[Reply, Failure, TransportFailure]
+
+
+def tool_call(name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str) -> ToolCall:
+    """A tool call; ``arguments`` as a mapping is serialised to JSON in its own key order."""
+    if arguments is None:
+        arguments = {}
+    text = arguments if isinstance(arguments, str) else json.dumps(dict(arguments))
+    return ToolCall(id=id, name=name, arguments=text)
+
+
+def reply(
+    content: str | None = None,
+    *,
+    tool_calls: Iterable[ToolCall] = (),
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    latency: float = 0.0,
+) -> Reply:
+    """A completion with text, tool calls or both, and the ``usage`` it reports."""
+    return Reply(content, tuple(tool_calls), prompt_tokens, completion_tokens, latency)
+
+
+def failure(
+    status: int,
+    *,
+    retry_after: float | str | None = None,
+    retry_after_ms: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    message: str = "",
+    latency: float = 0.0,
+) -> Failure:
+    """An HTTP error; ``retry_after`` (seconds or an HTTP date) and ``retry_after_ms`` set
+    the ``retry-after`` and ``retry-after-ms`` headers."""
+    if status < 400:
+        raise ValueError(f"a failure needs an error status (>= 400), not {status}")
+    all_headers = dict(headers or {})
+    if retry_after is not None:
+        all_headers["retry-after"] = _number_text(retry_after)
+    if retry_after_ms is not None:
+        all_headers["retry-after-ms"] = _number_text(retry_after_ms)
+    return Failure(status, tuple(all_headers.items()), message, latency)
+
+
+def timeout(*, latency: float = math.inf) -> TransportFailure:
+    """The request times out. By default the server never answers, so the clock moves by
+    the request's own read timeout."""
+    return TransportFailure("timeout", latency)
+
+
+def connect_error(*, latency: float = 0.0) -> TransportFailure:
+    """The connection fails before any response (``httpx.ConnectError``)."""
+    return TransportFailure("connect", latency)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What one request looked like when it reached the fake server."""
+
+    index: int
+    body: dict[str, Any]
+    at: float | None
+    """Arrival time in seconds since the clock started; None when the fake has no clock."""
+    timeout: dict[str, float | None]
+    """The timeout the request carried: connect, read, write and pool, in seconds."""
+    outcome: str = field(default="")
+    """``"200"``, ``"429"`` and so on, ``"timeout"``, ``"connect"``, or ``"overrun"``."""
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", []))
+
+
+class FakeLLM:
+    """A respx-mocked OpenAI endpoint answering chat completions from a script.
+
+    Use it as a context manager; while it is active every request the OpenAI client sends
+    to ``base_url`` is answered by the next scripted step. :meth:`client` builds a client
+    aimed at it (the client's own defaults, including ``max_retries=2``, are kept unless
+    you pass options).
+    """
+
+    def __init__(
+        self,
+        script: Iterable[Step] = (),
+        *,
+        clock: FrozenClock | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.requests: list[RecordedRequest] = []
+        self.overruns = 0
+        self._script: deque[Step] = deque(script)
+        self._router = respx.MockRouter(
+            base_url=self.base_url, assert_all_called=False, assert_all_mocked=True
+        )
+        self._router.post("/chat/completions").mock(side_effect=self._answer)
+
+    def __enter__(self) -> "FakeLLM":
+        self._router.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._router.stop()
+
+    def client(self, **options: Any) -> OpenAI:
+        """An OpenAI client aimed at this fake (``api_key`` is a placeholder)."""
+        options.setdefault("api_key", "sk-fake-key")
+        return OpenAI(base_url=self.base_url, **options)
+
+    def then(self, *steps: Step) -> "FakeLLM":
+        """Append steps to the script."""
+        self._script.extend(steps)
+        return self
+
+    @property
+    def remaining(self) -> int:
+        """Scripted steps not used yet."""
+        return len(self._script)
+
+    def arrivals(self) -> list[float]:
+        """Arrival times of every request, in seconds on the clock."""
+        return [r.at for r in self.requests if r.at is not None]
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive requests: the waits a retry loop made."""
+        times = self.arrivals()
+        return [round(b - a, 6) for a, b in zip(times, times[1:])]
+
+    # -- the server side ---------------------------------------------------------------
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content or b"{}")
+        timeouts = dict(request.extensions.get("timeout") or {})
+        arrival = self.clock.elapsed() if self.clock is not None else None
+        index = len(self.requests)
+        if not self._script:
+            self.overruns += 1
+            self._record(index, body, arrival, timeouts, "overrun")
+            return _error_response(
+                400, f"fake LLM: no scripted reply left for request #{index + 1}", ()
+            )
+        step = self._script.popleft()
+        read_timeout = timeouts.get("read")
+        if read_timeout is not None and step.latency > read_timeout:
+            self._advance(read_timeout)
+            self._record(index, body, arrival, timeouts, "timeout")
+            raise httpx.ReadTimeout("fake LLM: the reply took too long", request=request)
+        if isinstance(step, TransportFailure) and step.kind == "timeout":
+            if math.isfinite(step.latency):
+                self._advance(step.latency)
+            self._record(index, body, arrival, timeouts, "timeout")
+            raise httpx.ReadTimeout("fake LLM: the request timed out", request=request)
+        self._advance(step.latency)
+        if isinstance(step, TransportFailure):
+            self._record(index, body, arrival, timeouts, "connect")
+            raise httpx.ConnectError("fake LLM: connection refused", request=request)
+        if isinstance(step, Failure):
+            self._record(index, body, arrival, timeouts, str(step.status))
+            return _error_response(step.status, step.message, step.headers)
+        self._record(index, body, arrival, timeouts, "200")
+        return httpx.Response(200, json=self._completion(index, body, step))
+
+    def _advance(self, seconds: float) -> None:
+        if seconds and self.clock is not None:
+            self.clock.advance(seconds)
+
+    def _record(
+        self,
+        index: int,
+        body: dict[str, Any],
+        arrival: float | None,
+        timeouts: dict[str, float | None],
+        outcome: str,
+    ) -> None:
+        self.requests.append(RecordedRequest(index, body, arrival, timeouts, outcome))
+
+    def _completion(self, index: int, body: dict[str, Any], step: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": step.content}
+        if step.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in step.tool_calls
+            ]
+        created = int(self.clock.now()) if self.clock is not None else 0
+        return {
+            "id": f"chatcmpl-fake-{index + 1}",
+            "object": "chat.completion",
+            "created": created,
+            "model": body.get("model", DEFAULT_MODEL),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if step.tool_calls else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": step.prompt_tokens,
+                "completion_tokens": step.completion_tokens,
+                "total_tokens": step.prompt_tokens + step.completion_tokens,
+            },
+        }
+
+
+def _error_response(
+    status: int, message: str, headers: tuple[tuple[str, str], ...]
+) -> httpx.Response:
+    text = message or httpx.codes.get_reason_phrase(status) or "error"
+    return httpx.Response(
+        status,
+        headers=list(headers),
+        json={"error": {"message": text, "type": "fake_error", "code": status}},
+    )
+
+
+def _number_text(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,0 +1,174 @@
+"""Lab 01 — Retry with exponential backoff.
+
+An agent that gives up on the first 429 or dropped connection fails all day long; one that
+retries everything hammers a server that already said no. Build the retry layer the rest of
+the course stands on: retry what is transient, at once raise what is not, wait
+``base_delay * factor ** n`` between attempts (capped, optionally with full jitter), listen
+when the server says how long to wait, and give up with an error that says what happened.
+
+Complete every function and method below that raises ``NotImplementedError``; keep the names
+and signatures (the notebook and the grader call them). ``RetryPolicy`` and ``RetryError``
+are given.
+
+Counting: ``max_attempts`` counts attempts (requests), not retries. ``max_attempts=4`` is one
+first try and up to three retries. The seed's ``maxRetries`` counts attempts too, while the
+OpenAI client's ``max_retries=2`` means three requests: always say which one you count.
+
+Time: never call ``time.sleep`` yourself; call the ``sleep`` you are given. The notebook and
+the grader pass a fake one that moves a frozen clock, so a 4-second wait costs nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from openai import OpenAI
+from openai.types.chat import ChatCompletion
+
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+
+#: HTTP statuses worth another attempt besides every 5xx (the OpenAI client's own list).
+TRANSIENT_STATUSES = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many attempts to make and how long to wait between them.
+
+    - ``max_attempts``: the most attempts in all (first try included), at least 1.
+    - ``base_delay``: the wait before the first retry, in seconds.
+    - ``factor``: each further wait is ``factor`` times the previous one (at least 1).
+    - ``max_delay``: no wait is ever longer than this (the cap), in seconds.
+    - ``jitter``: when True, each wait is drawn uniformly from ``[0, capped backoff]``
+      ("full jitter"), so that many clients failing together do not retry together.
+
+    Given; nothing to complete here.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 30.0
+    jitter: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("base_delay and max_delay must not be negative")
+        if self.factor < 1:
+            raise ValueError(f"factor must be at least 1, not {self.factor}")
+
+
+class RetryError(Exception):
+    """Every attempt failed. ``attempts`` were made; ``last_error`` is the final failure.
+
+    Raise it ``from`` the last error, so that ``__cause__`` is that error too and the
+    traceback shows both. Given; nothing to complete here.
+    """
+
+    def __init__(self, attempts: int, last_error: BaseException) -> None:
+        super().__init__(f"gave up after {attempts} attempts: {last_error!r}")
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for failures another attempt may cure, False for everything else.
+
+    Transient:
+    - ``openai.APIStatusError`` whose ``status_code`` is 408, 409, 429 or any 5xx;
+    - ``openai.APIConnectionError`` (which includes ``openai.APITimeoutError``);
+    - ``httpx.TransportError`` (timeouts, refused connections) and the built-in
+      ``TimeoutError`` and ``ConnectionError``, for callables that are not the OpenAI client.
+
+    Everything else is permanent: 400, 401, 403, 404, 422 (a bad request stays bad however
+    often it is sent) and programming errors such as ``ValueError`` or ``KeyError``.
+    """
+    raise NotImplementedError("is_transient")
+
+
+def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
+    """The wait before retry number ``retry``, counting from 0 for the first retry.
+
+    Without jitter: ``min(policy.max_delay, policy.base_delay * policy.factor ** retry)``,
+    so the defaults give 1, 2, 4, 8, 16, 30, 30, ... seconds. A huge ``retry`` must not
+    raise (``2.0 ** 5000`` overflows): the cap still applies.
+
+    With ``policy.jitter``: a number drawn uniformly from ``[0, capped backoff]`` using
+    ``rng.uniform`` (or the ``random`` module when ``rng`` is None). The same seeded ``rng``
+    must give the same waits.
+    """
+    raise NotImplementedError("backoff_delay")
+
+
+def server_delay(error: BaseException) -> float | None:
+    """The delay the server asked for in the failed response, in seconds, or None.
+
+    Look at ``error.response.headers`` (OpenAI status errors carry the ``httpx.Response``;
+    other errors may have no ``response`` at all):
+    - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
+    - ``retry-after``: seconds, or an HTTP date (then the seconds from now until that date,
+      never negative).
+    A missing, negative or unreadable value is None (fall back to the computed backoff).
+    """
+    raise NotImplementedError("server_delay")
+
+
+def retry_call(
+    fn: Callable[[], T],
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    sleep: Sleep = time.sleep,
+    rng: random.Random | None = None,
+) -> T:
+    """Call ``fn()`` until it succeeds, retrying transient failures; return its result.
+
+    - A permanent error (``is_transient`` is False) is raised at once, as it is: not
+      wrapped, not waited on, ``fn`` called only that once.
+    - A transient error is followed by a wait and another attempt, until
+      ``policy.max_attempts`` attempts have been made. The wait after failed attempt
+      ``n`` (counting from 0) is ``backoff_delay(n, policy, rng)``, unless the server asked
+      for a delay (``server_delay``): then that delay, capped at ``policy.max_delay``,
+      replaces the backoff for that one wait (no jitter on it).
+    - Every wait goes through ``sleep(seconds)``. There is no wait after the last attempt.
+    - When the last attempt fails with a transient error, raise
+      ``RetryError(attempts, last_error) from last_error``.
+    - Only ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` pass through.
+    """
+    raise NotImplementedError("retry_call")
+
+
+class RetryingLLM:
+    """Chat completions through exactly one retry layer: this one.
+
+    The OpenAI client retries on its own (``max_retries=2`` by default, so up to three
+    requests per call, with its own waits). Two layers multiply: four attempts of ours
+    would become twelve requests. Keep a copy of ``client`` with its retries turned off
+    (``client.with_options(max_retries=0)``) and retry with ``retry_call`` instead, so the
+    server sees exactly ``policy.max_attempts`` requests at most.
+    """
+
+    def __init__(
+        self,
+        client: OpenAI,
+        *,
+        model: str = "gpt-4o-mini",
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Keep the client (its retries off), the model, the policy, ``sleep`` and ``rng``."""
+        raise NotImplementedError("RetryingLLM.__init__")
+
+    def complete(self, messages: Iterable[Mapping[str, Any]], **options: Any) -> ChatCompletion:
+        """Send one chat completion (``model`` and ``messages``, plus any ``options`` such
+        as ``tools`` or ``timeout`` passed through to ``chat.completions.create``), retried
+        as ``retry_call`` does with this object's policy, ``sleep`` and ``rng``. Return the
+        ``ChatCompletion``; raise what ``retry_call`` raises."""
+        raise NotImplementedError("RetryingLLM.complete")

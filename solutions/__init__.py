@@ -1,0 +1,1 @@
+"""Reference solutions: the same modules and API as ``labs/``, completed."""
