@@ -55,8 +55,7 @@ def main(argv: list[str]) -> int:
         print("dev.py: the kit needs Python 3.10 or newer", file=sys.stderr)
         return 2
     if not argv or argv[0] not in COMMANDS:
-        print(__doc__.strip().splitlines()[2:4][0], file=sys.stderr)
-        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+        print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
         python = ensure_environment()

@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 
 @dataclass
@@ -77,25 +78,30 @@ class Report:
 
 
 def render_text(report: Report, console: Console) -> None:
-    """The checklist a student reads at a glance: ✅ / ❌ per item, the hint (and what was
-    seen) under each ❌, and each lab's verdict."""
+    """The checklist a student reads at a glance: ✅ / ❌ per item, what was seen and the
+    hint under each ❌, and each lab's verdict. Wrapped lines stay under their item."""
     console.print(f"[bold]Grading[/] {escape(report.impl)}")
     for lab in report.labs:
         console.print()
-        header = f"[bold]{lab.lab}[/] {escape(lab.title)} ({lab.module})"
+        header = f"[bold]{lab.lab}[/] {escape(lab.title)} [dim]({lab.module})[/]"
         if lab.status != "graded":
             console.print(f"{header}: [dim]{escape(lab.status)} yet in this kit[/]")
             continue
         console.print(header)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=2)
+        grid.add_column(width=2)
+        grid.add_column()
         for item in lab.items:
-            mark = "✅" if item.done else "❌"
-            console.print(f"  {mark} {escape(item.title)} [dim]{item.id}[/]")
+            lines = [f"{escape(item.title)} [dim]{item.id}[/]"]
             if not item.done:
                 if item.detail:
-                    console.print(f"     [yellow]seen:[/] {escape(item.detail)}")
-                console.print(f"     [cyan]hint:[/] {escape(item.hint or '')}")
+                    lines.append(f"[yellow]seen:[/] {escape(item.detail)}")
+                lines.append(f"[cyan]hint:[/] {escape(item.hint or '')}")
+            grid.add_row("", "✅" if item.done else "❌", "\n".join(lines))
+        console.print(grid)
         verdict = "[green]passed (Сдано)[/]" if lab.passed else "[red]not passed (Не сдано)[/]"
-        console.print(f"  {lab.score}/{lab.max_score} done: {verdict}")
+        console.print(f"   {lab.score}/{lab.max_score} done: {verdict}")
     problems = {k: v for k, v in report.sandbox.items() if v != "isolated"}
     if problems:
         console.print()
