@@ -1,10 +1,12 @@
 """The sandboxed child: import one submission and run one lab's scenarios.
 
 Started by :mod:`grader.sandbox` and never by hand. It reads its job as JSON on stdin,
-fences itself in (:mod:`grader.isolation`), imports the heavy libraries and the kit, then
-the submission, and runs the scenarios one by one. It reports on a private pipe (the job's
-``channel`` fd), one JSON object a line, each carrying the job's nonce; what the submission
-prints to stdout or stderr is never read as a result. Events, in order:
+fences itself in (:mod:`grader.isolation`), imports the heavy libraries, the kit, the
+scenarios and the reference solutions standing in for earlier labs, then seals the fence
+(hides the job's ``hide`` paths, drops every privilege), imports the submission, and runs
+the scenarios one by one. It reports on a private pipe (the job's ``channel`` fd), one
+JSON object a line, each carrying the job's nonce; what the submission prints to stdout or
+stderr is never read as a result. Events, in order:
 
 ``ready`` (with ``isolation`` and the lab's ``scenarios``), then ``imported`` or
 ``import-failed`` (with ``reason``), then for each scenario ``start`` and ``done`` (with
@@ -25,19 +27,40 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from grader.isolation import Isolation, Limits, isolate, limit_resources
+from grader.isolation import Isolation, Limits, isolate, limit_resources, seal
+
+
+#: The exit status of a child whose result channel was closed or replaced under it.
+CHANNEL_LOST = 86
 
 
 class _Channel:
+    """The write end of the private pipe to the parent.
+
+    A submission that closes it, or puts something else under its number, leaves the child
+    nobody to tell: the child then exits at once with :data:`CHANNEL_LOST`, which the
+    parent reports as such.
+    """
+
     def __init__(self, fd: int, nonce: str) -> None:
         self.fd = fd
         self.nonce = nonce
+        self.pipe = self._identity()
+
+    def _identity(self) -> tuple[int, int]:
+        state = os.fstat(self.fd)
+        return state.st_dev, state.st_ino
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps({"nonce": self.nonce, "event": event, **fields}, sort_keys=True)
         data = (line + "\n").encode()
-        while data:
-            data = data[os.write(self.fd, data) :]
+        try:
+            if self._identity() != self.pipe:
+                raise OSError("the result channel was replaced")
+            while data:
+                data = data[os.write(self.fd, data) :]
+        except OSError:
+            os._exit(CHANNEL_LOST)
 
 
 def main() -> None:
@@ -67,10 +90,13 @@ def main() -> None:
 
     registry = scenarios_of(job["lab"])
     names = job["scenarios"] if job["scenarios"] is not None else list(registry)
+    for earlier, reference in job["substitutes"].items():
+        sys.modules[f"labs.{earlier}"] = importlib.import_module(reference)
+    seal(isolation, job["hide"])
     channel.emit("ready", isolation=isolation.as_dict(), scenarios=list(registry))
 
     try:
-        module = _load_submission(labs, job["submission"], job["module"], job["substitutes"])
+        module = _load_submission(labs, job["submission"], job["module"])
     except BaseException as error:  # noqa: BLE001 - SystemExit at import is a failure too
         channel.emit("import-failed", reason=_import_failure(job["module"], error))
         _finish()
@@ -93,13 +119,9 @@ def main() -> None:
     _finish()
 
 
-def _load_submission(
-    labs: ModuleType, folder: str, module: str, substitutes: dict[str, str]
-) -> ModuleType:
-    """Import ``labs.<module>`` from the submission's folder, with the reference solution
-    standing in for each earlier lab named in ``substitutes``."""
-    for earlier, reference in substitutes.items():
-        sys.modules[f"labs.{earlier}"] = importlib.import_module(reference)
+def _load_submission(labs: ModuleType, folder: str, module: str) -> ModuleType:
+    """Import ``labs.<module>`` from the submission's folder (the reference solutions of
+    earlier labs are already in ``sys.modules``)."""
     labs.__path__[:] = [folder]  # labs.kit stays the trusted one, already imported
     return importlib.import_module(f"labs.{module}")
 

@@ -14,6 +14,11 @@
 Where a namespace cannot be made (no user namespaces, not Linux), the child goes on with
 what it has and says so; the grader prints that in its report. :func:`limit_resources` then
 sets the resource limits that work everywhere.
+
+Namespaces alone leave the child its privileges: root, or root of its own user namespace,
+may remount the file system writable, join the host's network through ``/proc/1/ns/net``
+or raise its own limits. :func:`seal`, the last step before the submission runs, hides
+what the submission must not read and gives up every privilege for good.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 CLONE_NEWNS = 0x00020000
@@ -44,6 +50,10 @@ MS_PRIVATE = 0x40000
 MS_RELATIME = 0x200000
 ST_RELATIME = 0x1000
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 #: Flags a remount inside a user namespace must keep, or the kernel refuses it.
 _LOCKED_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
@@ -129,6 +139,68 @@ def limit_resources(limits: Limits) -> None:
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
+
+
+def seal(report: Isolation, hidden: Sequence[str]) -> None:
+    """Hide ``hidden`` and drop every privilege; call it once everything trusted is imported.
+
+    * Each existing path in ``hidden`` disappears under an empty read-only mount, where the
+      file system was made read-only (so the mount namespace is this process's own). Code
+      imported earlier keeps working; nothing may import from there later.
+    * Every capability goes, from the bounding set too, and ``no_new_privs`` is set, so
+      neither this process nor anything it runs (a set-user-ID program included) can mount,
+      unmount, enter another namespace, or raise a resource limit again.
+    * With the PID namespace in place the process also becomes non-dumpable, so another
+      child running as the same user cannot reach its memory or file descriptors through
+      ``/proc``. (Without it, the parent must still read escaped processes' environments.)
+
+    What fails is added to ``report``.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = _Libc()
+    if report.filesystem is None:
+        for path in hidden:
+            try:
+                _hide(libc, path)
+            except OSError as error:
+                report.filesystem = f"could not hide {path} ({error.strerror})"
+    try:
+        _drop_privileges(libc)
+        if report.processes is None:
+            libc.call("prctl", *_ulongs(PR_SET_DUMPABLE, 0, 0, 0, 0))
+    except OSError as error:
+        why = f"could not drop privileges ({error.strerror})"
+        report.filesystem = report.filesystem or why
+        report.network = report.network or why
+
+
+def _hide(libc: _Libc, path: str) -> None:
+    if os.path.isdir(path):
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        libc.call("mount", b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=0555")
+    elif os.path.exists(path):  # a file, such as a worktree's .git
+        libc.call("mount", b"/dev/null", path.encode(), None, MS_BIND, None)
+
+
+def _drop_privileges(libc: _Libc) -> None:
+    libc.call("prctl", *_ulongs(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as handle:
+            last = int(handle.read())
+    except (OSError, ValueError):
+        last = 63
+    for capability in range(last + 1):
+        # Fails only without CAP_SETPCAP: then the bounding set is not this process's to
+        # shrink, and no_new_privs already keeps execve from granting anything.
+        libc.lib.prctl(*_ulongs(PR_CAPBSET_DROP, capability, 0, 0, 0))
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    nothing = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; two words each
+    libc.call("capset", header, nothing)
+
+
+def _ulongs(*values: int) -> list[ctypes.c_ulong]:
+    return [ctypes.c_ulong(value) for value in values]
 
 
 def _read_only_except(libc: _Libc, workdir: str, tmpfs_bytes: int) -> None:

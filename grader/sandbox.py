@@ -6,11 +6,16 @@ reads its events from a private pipe, timing each phase: start-up, the submissio
 and every scenario. A child that overstays a phase, exits, or is killed has its whole
 process group killed; the scenario it was running is recorded as failed with the reason,
 and the scenarios it had not reached run in a fresh child. So one hanging scenario costs
-the items that need it, never the lab. Output the submission prints is drained and
-dropped, so flooding it only wastes the submission's own time.
+the items that need it, never the lab. Every child must settle at least one scenario it
+was given (a child that claims to have finished without doing so was tampered with): so
+at most one child per scenario, and the grading always ends. Output the submission prints
+is drained and dropped, so flooding it only wastes the submission's own time.
 
 The parent parses JSON from the child and nothing else: no pickle, no import of anything
-the child wrote.
+the child wrote. The child's events carry a nonce that only the job on its stdin holds; the
+marker in its environment, used to find escaped processes, is a different token. Inside
+the sandbox the folders in :data:`HIDDEN` (the reference solutions, the checks, the
+repository's history) are hidden from the submission.
 """
 
 from __future__ import annotations
@@ -31,14 +36,21 @@ from pathlib import Path
 from typing import Any
 
 from grader.checklist import Lab
+from grader.child import CHANNEL_LOST
 from grader.isolation import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Folders whose files the parent trusts; a child must never change them.
 TRUSTED = ("grader", "labs/kit", "solutions")
+#: What a submission must not read: the answers, the checks that judge it, the history.
+HIDDEN = ("solutions", "grader/checks", ".git")
 MAX_MODULE_BYTES = 1 << 20
 MAX_CHANNEL_BYTES = 64 << 20
 KEEP_OUTPUT_BYTES = 16 << 10
+UNSETTLED = (
+    "the sandbox ended without running this scenario "
+    "(did the submission write to the grader's result channel?)"
+)
 
 
 @dataclass(frozen=True)
@@ -106,11 +118,17 @@ def run_lab(
             run.children += 1
             outcome = child.run()
             run.isolation = run.isolation or outcome.isolation
+            asked = outcome.scenarios if pending is None else pending
+            settled = any(name in outcome.results for name in asked or ())
             run.results.update(outcome.results)
             if outcome.scenarios is None or outcome.stopped_all is not None:
                 run.failure = outcome.stopped_all or "the sandbox did not start"
                 break
             pending = [name for name in outcome.scenarios if name not in run.results]
+            if pending and not settled:  # a forged "finished": another child would do the same
+                for name in pending:
+                    run.results[name] = ScenarioResult("failed", reason=UNSETTLED)
+                break
     if _fingerprint() != before:
         run.results.clear()
         run.failure = "the submission changed the grader's own files; nothing it did counts"
@@ -162,6 +180,7 @@ class _Child:
         self.lab = lab
         self.config = config
         self.nonce = secrets.token_hex(16)
+        self.marker = secrets.token_hex(16)
         self.job = {
             "lab": lab.id,
             "module": lab.module,
@@ -172,6 +191,7 @@ class _Child:
             "limits": asdict(config.limits),
             "isolate": config.isolate,
             "nonce": self.nonce,
+            "hide": [str(ROOT / path) for path in HIDDEN],
         }
         self.workdir = workdir
         self.outcome = _ChildOutcome()
@@ -189,7 +209,7 @@ class _Child:
             "TMPDIR": str(self.workdir),
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "GRADER_SANDBOX": self.nonce,
+            "GRADER_SANDBOX": self.marker,
         }
         bootstrap = (
             "import sys; sys.path[:] = [p for p in sys.path if p]; "
@@ -218,7 +238,7 @@ class _Child:
         _kill_group(process)
         process.wait()
         if self.outcome.isolation.get("processes") is not None:
-            _sweep(self.nonce)
+            _sweep(self.marker)
         for drain in drains:
             drain.join()
         if not self.finished:
@@ -279,7 +299,13 @@ class _Child:
             self.finished = True
         elif kind == "imported" and self.phase == "import":
             self.phase = "scenarios"
-        elif kind == "start" and self.phase == "scenarios" and self.current is None:
+        elif (
+            kind == "start"
+            and self.phase == "scenarios"
+            and self.current is None
+            and event.get("scenario") in self.outcome.scenarios
+            and event.get("scenario") not in self.outcome.results
+        ):
             self.current = str(event.get("scenario"))
         elif kind == "done" and self.current is not None and event.get("scenario") == self.current:
             status = str(event.get("status"))
@@ -346,10 +372,10 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _sweep(nonce: str) -> None:
+def _sweep(token: str) -> None:
     """Without a PID namespace, find and kill what escaped the process group: every
     process whose environment still carries this child's marker."""
-    marker = f"GRADER_SANDBOX={nonce}".encode()
+    marker = f"GRADER_SANDBOX={token}".encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -363,7 +389,10 @@ def _sweep(nonce: str) -> None:
 
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
-        name = signal.Signals(-returncode).name
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal, say: it has no name
+            return f"was killed by signal {-returncode}"
         why = {
             "SIGKILL": "killed (SIGKILL)",
             "SIGXCPU": "used up its CPU time (SIGXCPU)",
@@ -371,6 +400,8 @@ def _describe_exit(returncode: int) -> str:
             "SIGSEGV": "crashed (SIGSEGV)",
         }
         return why.get(name, f"was killed by {name}")
+    if returncode == CHANNEL_LOST:
+        return "closed or replaced the grader's result channel (a file descriptor it did not open)"
     return f"made the process exit with status {returncode} (os._exit or sys.exit?)"
 
 
