@@ -114,6 +114,10 @@ def test_one_wait_fewer_than_attempts(observe):
 # -- lab01.gives-up-with-last-error -------------------------------------------------------
 
 
+def _error_name(kind, status):
+    return kind if status is None else f"{kind} ({status})"
+
+
 def _gave_up_properly(seen, attempts, last_error, status):
     raised = seen.get("raised")
     if raised is None:
@@ -124,7 +128,10 @@ def _gave_up_properly(seen, attempts, last_error, status):
     if raised["attempts"] != attempts:
         problems.append(f"attempts={raised['attempts']!r}, expected {attempts}")
     if raised["last_error"] != last_error or raised["last_error_status"] != status:
-        problems.append(f"last_error={raised['last_error']}, expected {last_error}")
+        problems.append(
+            f"last_error={_error_name(raised['last_error'], raised['last_error_status'])}, "
+            f"expected {_error_name(last_error, status)}"
+        )
     if not raised["cause_is_last_error"]:
         problems.append("__cause__ is not the last error (raise ... from last_error)")
     return "; ".join(problems)
@@ -134,7 +141,7 @@ def _gave_up_properly(seen, attempts, last_error, status):
 def test_retry_error_after_all_attempts(observe):
     seen = observe("give_up")
     problem = _gave_up_properly(seen["five"], 5, "openai.InternalServerError", 503)
-    assert not problem, f"5 attempts, all 503: {problem}"
+    assert not problem, f"5 attempts, five 5xx ending with a 503: {problem}"
     problem = _gave_up_properly(seen["one"], 1, "openai.RateLimitError", 429)
     assert not problem, f"1 attempt allowed, a 429: {problem}"
 
@@ -200,17 +207,37 @@ def test_waits_never_exceed_the_cap(observe):
     )
 
 
+JITTER_BOUNDS = [min(5.0, 2.0**n) for n in range(5)]
+
+
 @pytest.mark.item("lab01.capped-with-jitter")
 def test_full_jitter_within_bounds(observe):
-    seen = observe("jitter")["first"]
-    bounds = [min(5.0, 2.0**n) for n in range(5)]
-    gaps = seen["gaps"]
-    assert isinstance(gaps, list) and len(gaps) == 5, f"expected 5 jittered waits, saw {gaps!r}"
-    outside = [(g, b) for g, b in zip(gaps, bounds) if not -TOLERANCE <= g <= b + TOLERANCE]
-    assert not outside, "jittered waits must lie in [0, capped backoff]; " + ", ".join(
-        f"{g:g} s outside [0, {b:g}]" for g, b in outside
+    for run in ("first", "other"):
+        gaps = observe("jitter")[run]["gaps"]
+        assert isinstance(gaps, list) and len(gaps) == 5, f"expected 5 jittered waits, saw {gaps!r}"
+        outside = [
+            (g, b) for g, b in zip(gaps, JITTER_BOUNDS) if not -TOLERANCE <= g <= b + TOLERANCE
+        ]
+        assert not outside, "jittered waits must lie in [0, capped backoff]; " + ", ".join(
+            f"{g:g} s outside [0, {b:g}]" for g, b in outside
+        )
+        assert not all_close(gaps, JITTER_BOUNDS), "with jitter on, the waits are the plain backoff"
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_full_jitter_spans_the_range(observe):
+    seen = observe("jitter")
+    shares = [
+        g / b
+        for run in ("first", "other")
+        if isinstance(seen[run]["gaps"], list)
+        for g, b in zip(seen[run]["gaps"], JITTER_BOUNDS)
+        if isinstance(g, (int, float))
+    ]
+    assert any(share < 0.5 for share in shares), (
+        f"none of {len(shares)} jittered waits fell in the lower half of [0, capped backoff]: "
+        "full jitter draws the whole wait, it does not keep part of the backoff fixed"
     )
-    assert not all_close(gaps, bounds), "with jitter on, the waits are the plain backoff"
 
 
 @pytest.mark.item("lab01.capped-with-jitter")

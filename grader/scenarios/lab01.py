@@ -17,7 +17,13 @@ PROMPT = [{"role": "user", "content": "Disk is full on web-1. Sort it out."}]
 
 
 def _content(completion: Any) -> Any:
-    return plain(completion.choices[0].message.content)
+    """The reply's text; whatever else came back (None, say) is kept as plain data, so
+    that a wrapper returning something other than a completion is an observation for the
+    checks, not a crash of the whole scenario."""
+    try:
+        return plain(completion.choices[0].message.content)
+    except Exception:  # noqa: BLE001 - not a completion: report what it was
+        return plain(completion)
 
 
 def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
@@ -129,7 +135,11 @@ def backoff_custom(lab: ModuleType) -> dict[str, Any]:
 def give_up(lab: ModuleType) -> dict[str, Any]:
     """Every attempt fails: the attempts used, the error raised, the time spent."""
     return {
-        "five": _run_llm(lab, [failure(503)] * 5, {"max_attempts": 5, "base_delay": 0.5}),
+        "five": _run_llm(
+            lab,
+            [failure(500), failure(502), failure(504), failure(500), failure(503)],
+            {"max_attempts": 5, "base_delay": 0.5},
+        ),
         "one": _run_llm(lab, [failure(429)], {"max_attempts": 1}),
         "limit_before_success": _run_llm(
             lab, [failure(500)] * 3 + [reply("too late")], {"max_attempts": 3, "base_delay": 2.0}
