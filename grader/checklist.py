@@ -22,12 +22,18 @@ class Item:
 
 @dataclass(frozen=True)
 class Lab:
-    """One lab: its id (``lab01``), the module a student submits, and its items in order."""
+    """One lab: its id (``lab01``), the module a student submits, and its items in order.
+
+    ``uses`` lists the earlier labs whose modules this one imports. When this lab is
+    graded, the reference solutions stand in for them, so a mistake made in an earlier lab
+    is reported there and not again here (SPEC, "The labs").
+    """
 
     id: str
     module: str
     title: str
     items: tuple[Item, ...]
+    uses: tuple[str, ...] = ()
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -179,6 +185,7 @@ LABS: tuple[Lab, ...] = (
         id="lab03",
         module="lab03_deadlines",
         title="Deadlines and budgets",
+        uses=("lab01",),
         items=(
             Item(
                 "lab03.run-deadline-stops-loop",

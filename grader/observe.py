@@ -94,7 +94,8 @@ def outcome(
     try:
         value = call()
     except NotImplementedError as error:
-        raise ScenarioAbort(f"not implemented: {describe_error(error)['message'] or 'a stub'}")
+        message = describe_error(error)["message"] or "a stub"
+        raise ScenarioAbort(f"not implemented: {message}") from None
     except BaseException as error:  # noqa: BLE001 - every escape is an observation
         return {"raised": describe(error)}
     return {"returned": keep(value)}

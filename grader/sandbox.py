@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.checklist import Lab
+from grader.checklist import LABS_BY_ID, Lab
 from grader.child import CHANNEL_LOST
 from grader.isolation import Limits
 
@@ -91,14 +91,14 @@ class LabRun:
         return ScenarioResult("failed", reason=f"the grader has no scenario {scenario!r}")
 
 
-def run_lab(
-    lab: Lab,
-    impl: Path,
-    config: SandboxConfig = SandboxConfig(),
-    substitutes: dict[str, str] | None = None,
-) -> LabRun:
-    """Run every scenario of ``lab`` against ``impl/<lab.module>.py``."""
+def run_lab(lab: Lab, impl: Path, config: SandboxConfig = SandboxConfig()) -> LabRun:
+    """Run every scenario of ``lab`` against ``impl/<lab.module>.py``; the reference
+    solutions stand in for the earlier labs it uses (:attr:`Lab.uses`)."""
     run = LabRun()
+    substitutes = {
+        LABS_BY_ID[earlier].module: f"solutions.{LABS_BY_ID[earlier].module}"
+        for earlier in lab.uses
+    }
     source = impl / f"{lab.module}.py"
     problem = _unusable(source)
     if problem is not None:
@@ -114,7 +114,7 @@ def run_lab(
         while pending is None or pending:
             workdir = folder / f"work{run.children}"
             workdir.mkdir(mode=0o700)
-            child = _Child(lab, submission, workdir, pending, config, substitutes or {})
+            child = _Child(lab, submission, workdir, pending, config, substitutes)
             run.children += 1
             outcome = child.run()
             run.isolation = run.isolation or outcome.isolation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import respx
 import openai
 import pytest
 
@@ -108,14 +109,26 @@ def test_devops_tools_count_side_effects_and_fail_on_demand():
     tools.fail_next("apply_deploy")
     with pytest.raises(ToolFailure):
         tools.run("apply_deploy", {"service": "web", "version": "2"})
-    assert tools.run("apply_deploy", {"service": "web", "version": "2"}) == "web@2 applied"
+    assert tools.run("apply_deploy", {"service": "web", "version": "2"}) == "web@2 applied (deploy #1)"
     assert tools.calls["apply_deploy"] == 2 and tools.deployed == ["web@2"]
     assert tools.side_effects() == {"apply_deploy": 2, "build_config": 0, "clean_logs": 0}
     with pytest.raises(UnknownTool):
         tools.run("rm_rf")
 
 
+def test_devops_tools_take_the_models_json_arguments():
+    tools = DevOpsTools()
+    assert tools.execute("clean_logs", "") == "Logs cleaned. Freed 20GB. Disk now at 75%."
+    assert tools.execute("clean_logs", "{}").endswith("Disk now at 55%.")
+    assert tools.execute("check_status", ' {"service": "web"} ') == "web: running, version none"
+    with pytest.raises(ValueError, match="check_status: arguments are not JSON"):
+        tools.execute("check_status", "{service: web}")
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        tools.execute("check_status", '["web"]')
+
+
 def test_unmocked_hosts_are_not_reached():
-    with FakeLLM([reply("x")]):
-        with pytest.raises(Exception):
+    with FakeLLM([reply("x")]) as llm:
+        with pytest.raises(respx.models.AllMockedAssertionError, match="not mocked"):
             httpx.get("https://example.com/")
+    assert llm.requests == []

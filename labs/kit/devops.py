@@ -6,11 +6,14 @@ tool returns the text a real tool would print and counts how often it ran, so a 
 say "the deploy happened exactly once" from the outside.
 
 Read-only tools (``check_disk``, ``check_status``, ``verify``) are safe to repeat; the
-others change the world (``SIDE_EFFECTS``) and are the ones idempotency must protect.
+others change the world (``SIDE_EFFECTS``) and are the ones idempotency must protect. A
+side-effecting tool's reply says what it changed (the disk left after a clean, the deploy's
+number), so a second run shows in what the model is told, not only in the counters.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -81,7 +84,7 @@ class DevOpsTools:
     def clean_logs(self) -> str:
         self._enter("clean_logs")
         self.disk_percent = max(0, self.disk_percent - 20)
-        return "Logs cleaned. Freed 20GB."
+        return f"Logs cleaned. Freed 20GB. Disk now at {self.disk_percent}%."
 
     def check_status(self, service: str) -> str:
         self._enter("check_status")
@@ -90,12 +93,12 @@ class DevOpsTools:
 
     def build_config(self, service: str, version: str) -> str:
         self._enter("build_config")
-        return f"config for {service}@{version} built"
+        return f"config #{self.calls['build_config']} for {service}@{version} built"
 
     def apply_deploy(self, service: str, version: str) -> str:
         self._enter("apply_deploy")
         self.deployed.append(f"{service}@{version}")
-        return f"{service}@{version} applied"
+        return f"{service}@{version} applied (deploy #{len(self.deployed)})"
 
     def verify(self, service: str) -> str:
         self._enter("verify")
@@ -105,11 +108,22 @@ class DevOpsTools:
     # -- for the agent loop and the checks ---------------------------------------------------
 
     def run(self, name: str, arguments: Mapping[str, Any] | None = None) -> str:
-        """Run the tool ``name`` with keyword ``arguments`` (as the model sent them)."""
+        """Run the tool ``name`` with keyword ``arguments``."""
         tool = self._tools().get(name)
         if tool is None:
             raise UnknownTool(name)
         return tool(**dict(arguments or {}))
+
+    def execute(self, name: str, arguments: str) -> str:
+        """Run a tool call as the model sends it: ``arguments`` is JSON text (``"{}"`` or
+        empty for none). Text that is not a JSON object is a ValueError naming the tool."""
+        try:
+            parsed = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as error:
+            raise ValueError(f"{name}: arguments are not JSON ({error})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError(f"{name}: arguments must be a JSON object, not {arguments!r}")
+        return self.run(name, parsed)
 
     def fail_next(self, name: str, error: Exception | None = None, *, times: int = 1) -> None:
         """Make the next ``times`` runs of ``name`` raise ``error`` (a ToolFailure by

@@ -1,30 +1,16 @@
-"""Public check-yourself functions: one per checklist item, one line per check.
+"""Lab 01's public checks (retry with exponential backoff); see :mod:`labs.kit.selfcheck`.
 
-Each function drives a lab module with the fake LLM and the frozen clock (a
-:class:`~labs.kit.notebook.RecordingClock`, safe inside a Jupyter kernel) and prints one line,
-``PASS`` or ``FAIL``, with the figures it saw and, on a failure, the figures it expected::
-
-    PASS  exponential-backoff       waits 1.5, 3, 6 s (base 1.5 s, factor 2); ...
-    FAIL  single-retry-layer        the server saw 6 requests for a limit of 2; expected 2 ...
-
-It returns True when the check passed. :func:`lab01` runs every check of lab 01 and returns
-a :class:`Summary`. Without an argument a check loads the module afresh with
-:func:`labs.kit.notebook.load_lab` (so a notebook cell picks up your latest edits); pass a
-module to check that one instead.
-
-These checks are public and use other numbers and sequences than the hidden grader, which
-observes the same behaviours in its own scenarios: passing here is a good sign, not the
-verdict. A function you have not written yet raises NotImplementedError, which is let
-through: the check stops and says which function is missing.
+    from labs.kit.selfcheck import lab01 as selfcheck
+    selfcheck.exponential_backoff()   # one line: PASS or FAIL, with the figures
+    selfcheck.all_checks()            # every lab 01 check, and a Summary
 """
 
 from __future__ import annotations
 
 import email.utils
-import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -32,43 +18,26 @@ from typing import Any
 import httpx
 import openai
 
-from labs.kit.clock import DEFAULT_START, FrozenClock
-from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
+from labs.kit.clock import DEFAULT_START
+from labs.kit.fake_llm import Step, connect_error, failure, reply, timeout
 from labs.kit.notebook import RecordingClock, Run, load_lab, seconds
+from labs.kit.selfcheck import (
+    MAX_CALLS,
+    TOLERANCE,
+    GuardedLLM,
+    RunawayError,
+    Summary,
+    all_close,
+    count,
+    error_name,
+    guarded_sleep,
+    run_checks,
+    short,
+    verdict,
+)
 
 LAB01 = "lab01_retry"
 PROMPT = [{"role": "user", "content": "web-1 is at 97% disk. Free some space, carefully."}]
-#: A retry loop that goes on past these has run away; the check stops it.
-MAX_REQUESTS = 60
-MAX_SLEEPS = 60
-MAX_CALLS = 60
-_TOLERANCE = 1e-3
-
-
-class RunawayError(BaseException):
-    """A retry loop went on far past its limit; raised to stop it.
-
-    A BaseException, so that a loop catching ``Exception`` cannot swallow it.
-    """
-
-
-@dataclass
-class Summary:
-    """How a group of checks went."""
-
-    passed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return len(self.passed) + len(self.failed)
-
-    def __bool__(self) -> bool:
-        return not self.failed
-
-    def __repr__(self) -> str:
-        text = f"{len(self.passed)} of {self.total} checks passed"
-        return text + (f"; failed: {', '.join(self.failed)}" if self.failed else "")
 
 
 @dataclass
@@ -95,7 +64,7 @@ class Seen:
         """True when the clock moved on after the last request arrived (a late wait)."""
         if self.run is None or not self.run.arrivals:
             return False
-        return self.run.end - self.run.arrivals[-1] > _TOLERANCE
+        return self.run.end - self.run.arrivals[-1] > TOLERANCE
 
     @property
     def content(self) -> Any:
@@ -110,32 +79,14 @@ class Seen:
             return self.runaway
         if self.error is None:
             shown = self.content if self.run is not None else self.value
-            return f"returned {_short(shown)}"
+            return f"returned {short(shown)}"
         overrun = self.run is not None and "overrun" in self.run.outcomes
-        return f"raised {_error_name(self.error)}" + (
+        return f"raised {error_name(self.error)}" + (
             " (the fake LLM's answer to more requests than scripted)" if overrun else ""
         )
 
 
 # -- driving a lab module ----------------------------------------------------------------
-
-
-class _GuardedLLM(FakeLLM):
-    """The fake LLM, stopping a loop that sends far more requests than any check needs."""
-
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        if len(self.requests) >= MAX_REQUESTS:
-            raise RunawayError(f"did not stop: more than {MAX_REQUESTS} requests")
-        return super()._answer(request)
-
-
-def _guarded_sleep(clock: FrozenClock) -> Callable[[float], None]:
-    def sleep(seconds_: float) -> None:
-        if len(clock.sleeps) >= MAX_SLEEPS:
-            raise RunawayError(f"did not stop: more than {MAX_SLEEPS} waits")
-        clock.sleep(seconds_)
-
-    return sleep
 
 
 def _run_llm(
@@ -148,11 +99,11 @@ def _run_llm(
 ) -> Seen:
     """One ``RetryingLLM(...).complete(PROMPT)`` against ``script`` on a fresh clock."""
     seen = Seen()
-    with RecordingClock(patch_sleep=True) as clock, _GuardedLLM(script, clock=clock) as llm:
+    with RecordingClock(patch_sleep=True) as clock, GuardedLLM(script, clock=clock) as llm:
         client = llm.client(**(client_options or {}))
         try:
             wrapper = lab.RetryingLLM(
-                client, policy=lab.RetryPolicy(**policy), sleep=_guarded_sleep(clock), rng=rng
+                client, policy=lab.RetryPolicy(**policy), sleep=guarded_sleep(clock), rng=rng
             )
             seen.value = wrapper.complete(PROMPT)
         except NotImplementedError:
@@ -181,7 +132,7 @@ def _run_call(
 
     with RecordingClock(patch_sleep=True) as clock:
         try:
-            seen.value = lab.retry_call(fn, lab.RetryPolicy(**policy), sleep=_guarded_sleep(clock))
+            seen.value = lab.retry_call(fn, lab.RetryPolicy(**policy), sleep=guarded_sleep(clock))
         except NotImplementedError:
             raise
         except RunawayError as error:
@@ -201,41 +152,6 @@ def _raise(make: Callable[[int], BaseException]) -> Callable[[int], Any]:
 
 def _give(value: Any) -> Callable[[int], Any]:
     return lambda call: value
-
-
-# -- the verdict lines -------------------------------------------------------------------
-
-
-def _verdict(item: str, problems: list[str], figures: str) -> bool:
-    """Print ``PASS  item  figures`` or ``FAIL  item  first problem``; True on a pass."""
-    if problems:
-        print(f"FAIL  {item:<26}{problems[0]}")
-        for more in problems[1:]:
-            print(f"      {'':<26}{more}")
-        return False
-    print(f"PASS  {item:<26}{figures}")
-    return True
-
-
-def _close(seen: Sequence[float], expected: Sequence[float]) -> bool:
-    return len(seen) == len(expected) and all(
-        math.isclose(a, b, rel_tol=1e-6, abs_tol=_TOLERANCE) for a, b in zip(seen, expected)
-    )
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def _error_name(error: BaseException) -> str:
-    status = getattr(error, "status_code", None)
-    name = type(error).__name__
-    return f"{name} ({status})" if isinstance(status, int) else name
 
 
 def _lab(lab: ModuleType | None) -> ModuleType:
@@ -276,7 +192,7 @@ def retries_transient(lab: ModuleType | None = None) -> bool:
             f"retry_call over ConnectionResetError, httpx.ConnectTimeout, then 7: "
             f"{plain.outcome()} after {plain.calls} call(s); expected 7 after 3"
         )
-    return _verdict(
+    return verdict(
         "retries-transient", problems,
         f"{_labels(script[:-1])}, then the reply: 6 requests; retry_call: 7 after 3 calls",
     )
@@ -296,13 +212,13 @@ def exponential_backoff(lab: ModuleType | None = None) -> bool:
         seen = _run_llm(lab, script, policy)
         expected = [policy["base_delay"] * policy["factor"] ** n for n in range(len(script) - 1)]
         label = f"base {seconds(policy['base_delay'])}, factor {seconds(policy['factor'], '')}"
-        if not _close(seen.gaps, expected):
+        if not all_close(seen.gaps, expected):
             problems.append(
                 f"{label}: gaps between requests {seconds(seen.gaps)}; expected "
                 f"{seconds(expected)} ({seen.outcome()})"
             )
         shown.append(f"{seconds(seen.gaps)} ({label})")
-    return _verdict("exponential-backoff", problems, "waits " + "; ".join(shown))
+    return verdict("exponential-backoff", problems, "waits " + "; ".join(shown))
 
 
 def no_sleep_after_last(lab: ModuleType | None = None) -> bool:
@@ -320,13 +236,13 @@ def no_sleep_after_last(lab: ModuleType | None = None) -> bool:
         if seen.requests != limit or late or len(seen.sleeps) != limit - 1:
             after = " and a wait after the last one" if late else ""
             problems.append(
-                f"limit {limit}, every attempt failing: {_count(seen.requests, 'request')}, "
-                f"{_count(len(seen.sleeps), 'wait')}{after}; expected "
-                f"{_count(limit, 'request')}, {_count(limit - 1, 'wait')}, none after the last"
+                f"limit {limit}, every attempt failing: {count(seen.requests, 'request')}, "
+                f"{count(len(seen.sleeps), 'wait')}{after}; expected "
+                f"{count(limit, 'request')}, {count(limit - 1, 'wait')}, none after the last"
             )
-        shown.append(f"limit {limit}: {_count(seen.requests, 'request')}, "
-                     f"{_count(len(seen.sleeps), 'wait')}")
-    return _verdict("no-sleep-after-last", problems, "; ".join(shown) + "; none after the last")
+        shown.append(f"limit {limit}: {count(seen.requests, 'request')}, "
+                     f"{count(len(seen.sleeps), 'wait')}")
+    return verdict("no-sleep-after-last", problems, "; ".join(shown) + "; none after the last")
 
 
 def gives_up_with_last_error(lab: ModuleType | None = None) -> bool:
@@ -341,8 +257,8 @@ def gives_up_with_last_error(lab: ModuleType | None = None) -> bool:
         problems.append(f"{_labels(script)}, limit 4: {seen.outcome()}; expected RetryError")
     elif error.attempts != 4 or getattr(last, "status_code", None) != 502:
         problems.append(
-            f"{_labels(script)}, limit 4: RetryError(attempts={_short(error.attempts)}, "
-            f"last_error={_error_name(last) if last is not None else None}); expected "
+            f"{_labels(script)}, limit 4: RetryError(attempts={short(error.attempts)}, "
+            f"last_error={error_name(last) if last is not None else None}); expected "
             "attempts=4 and the last error, the 502"
         )
     elif error.__cause__ is not last:
@@ -355,7 +271,7 @@ def gives_up_with_last_error(lab: ModuleType | None = None) -> bool:
     if not isinstance(error, lab.RetryError) or error.attempts != 3 \
             or str(last) != "attempt 3 refused" or error.__cause__ is not last:
         detail = (
-            f"RetryError(attempts={_short(error.attempts)}, last_error={_short(str(last))}, "
+            f"RetryError(attempts={short(error.attempts)}, last_error={short(str(last))}, "
             f"cause {'chained' if error.__cause__ is last else 'missing'})"
             if isinstance(error, lab.RetryError) else plain.outcome()
         )
@@ -363,7 +279,7 @@ def gives_up_with_last_error(lab: ModuleType | None = None) -> bool:
             f"retry_call, 3 refused connections: {detail}; expected attempts=3, the third "
             "error as last_error and as __cause__"
         )
-    return _verdict(
+    return verdict(
         "gives-up-with-last-error", problems,
         "RetryError(attempts=4, last error the 502), cause chained; "
         "retry_call: attempts=3, last 'attempt 3 refused'",
@@ -401,7 +317,7 @@ def permanent_not_retried(lab: ModuleType | None = None) -> bool:
                 f"retry_call over {name}: {plain.outcome()} after {plain.calls} call(s) and "
                 f"{len(plain.sleeps)} wait(s); expected the {name} itself at once"
             )
-    return _verdict(
+    return verdict(
         "permanent-not-retried", problems,
         "422, 404, 401, 403, 400, TypeError, ZeroDivisionError: raised at once, one call each",
     )
@@ -421,19 +337,19 @@ def honours_retry_after(lab: ModuleType | None = None) -> bool:
     ]
     expected = [0.75, 10.0, 12.0, 1.25]
     seen = _run_llm(lab, script, policy)
-    if not _close(seen.gaps, expected):
+    if not all_close(seen.gaps, expected):
         problems.append(
             "retry-after-ms 750, retry-after 'soon', retry-after 45 (cap 12), both 2 s and "
             f"1250 ms: waits {seconds(seen.gaps)}; expected {seconds(expected)} ({seen.outcome()})"
         )
     when = email.utils.format_datetime(DEFAULT_START + timedelta(seconds=4), usegmt=True)
     dated = _run_llm(lab, [failure(503, retry_after=when), reply("ok")], {"base_delay": 0.5})
-    if not _close(dated.gaps, [4.0]):
+    if not all_close(dated.gaps, [4.0]):
         problems.append(
             f"retry-after as an HTTP date 4 s ahead ({when}): wait {seconds(dated.gaps)}; "
             "expected 4 s"
         )
-    return _verdict(
+    return verdict(
         "honours-retry-after", problems,
         f"waits {seconds(seen.gaps)} (ms, unreadable -> backoff, 45 capped at 12, ms before s); "
         f"HTTP date: {seconds(dated.gaps)}",
@@ -446,7 +362,7 @@ def capped_with_jitter(lab: ModuleType | None = None) -> bool:
     problems = []
     capped_policy = {"max_attempts": 5, "base_delay": 2.0, "factor": 3.0, "max_delay": 7.0}
     capped = _run_llm(lab, [failure(500)] * 5, capped_policy)
-    if not _close(capped.gaps, [2.0, 6.0, 7.0, 7.0]):
+    if not all_close(capped.gaps, [2.0, 6.0, 7.0, 7.0]):
         problems.append(
             f"base 2 s, factor 3, cap 7 s: waits {seconds(capped.gaps)}; expected 2, 6, 7, 7 s"
         )
@@ -460,7 +376,7 @@ def capped_with_jitter(lab: ModuleType | None = None) -> bool:
     outside = [
         f"{seconds(w)} > {seconds(c)}"
         for w, c in zip(first, ceilings)
-        if not -_TOLERANCE <= w <= c + _TOLERANCE
+        if not -TOLERANCE <= w <= c + TOLERANCE
     ]
     if len(first) != 5:
         problems.append(f"jitter on, 6 failing attempts: {len(first)} waits; expected 5")
@@ -469,7 +385,7 @@ def capped_with_jitter(lab: ModuleType | None = None) -> bool:
             f"jitter on (base 0.5 s, factor 3, cap 6 s): waits {seconds(first)}; each must lie in "
             f"[0, {seconds(ceilings)}] in turn ({', '.join(outside)})"
         )
-    elif _close(first, ceilings):
+    elif all_close(first, ceilings):
         problems.append(f"jitter on: waits {seconds(first)} are the capped backoff itself; "
                         "expected random draws below it")
     elif all(w >= c / 2 for w, c in zip(first, ceilings)):
@@ -477,14 +393,14 @@ def capped_with_jitter(lab: ModuleType | None = None) -> bool:
             f"jitter on: waits {seconds(first)} all keep at least half of the capped backoff "
             f"({seconds(ceilings)}); full jitter draws from all of [0, capped backoff]"
         )
-    elif not _close(runs["again"].gaps, first):
+    elif not all_close(runs["again"].gaps, first):
         problems.append(
             f"jitter with seed 31 twice: {seconds(first)}, then {seconds(runs['again'].gaps)}; "
             "expected the same waits (draw from the rng you were given)"
         )
-    elif _close(runs["other"].gaps, first):
+    elif all_close(runs["other"].gaps, first):
         problems.append("jitter with seeds 31 and 8 gave the same waits; expected different ones")
-    return _verdict(
+    return verdict(
         "capped-with-jitter", problems,
         f"cap 7 s: {seconds(capped.gaps)}; full jitter (seed 31): {seconds(first)}, within "
         "[0, capped backoff], the same again with seed 31, different with seed 8",
@@ -507,11 +423,11 @@ def single_retry_layer(lab: ModuleType | None = None) -> bool:
                 "(two retry layers multiply)"
             )
         shown.append(f"{label}: {seen.requests} requests")
-    return _verdict("single-retry-layer", problems, "; ".join(shown))
+    return verdict("single-retry-layer", problems, "; ".join(shown))
 
 
 #: Every lab 01 check, in the checklist's order.
-LAB01_CHECKS: tuple[Callable[[ModuleType | None], bool], ...] = (
+CHECKS: tuple[Callable[[ModuleType | None], bool], ...] = (
     retries_transient,
     exponential_backoff,
     no_sleep_after_last,
@@ -523,11 +439,6 @@ LAB01_CHECKS: tuple[Callable[[ModuleType | None], bool], ...] = (
 )
 
 
-def lab01(lab: ModuleType | None = None) -> Summary:
+def all_checks(lab: ModuleType | None = None) -> Summary:
     """Run every lab 01 check on one fresh load of the module; print a line each."""
-    lab = _lab(lab)
-    summary = Summary()
-    for check in LAB01_CHECKS:
-        name = check.__name__.replace("_", "-")
-        (summary.passed if check(lab) else summary.failed).append(name)
-    return summary
+    return run_checks(CHECKS, _lab(lab))

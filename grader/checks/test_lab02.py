@@ -1,0 +1,357 @@
+"""Checks for lab 02 (idempotent tasks), one group per checklist item."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.checks.expect import close, raised_type
+
+# -- lab02.task-lifecycle ------------------------------------------------------------------
+
+
+def _states(history):
+    return [entry.get("state") if isinstance(entry, dict) else entry for entry in history]
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_every_state_change_is_saved(observe):
+    seen = observe("lifecycle")
+    for name, final in (("success", "completed"), ("failure", "failed")):
+        states = _states(seen[name]["history"])
+        assert states == ["pending", "running", final], (
+            f"a task that ends {final}: the store saw the states {states}; expected pending "
+            f"(created), running (claimed), {final}, each saved as it happened"
+        )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_timestamps_come_from_the_clock(observe):
+    seen = observe("lifecycle")
+    t0 = seen["t0"]
+    for name, work in (("success", 42.0), ("failure", 7.0)):
+        case = seen[name]
+        start = t0 + case["start"]
+        history = case["history"]
+        if len(history) != 3:
+            continue  # the states check says what is missing
+        created = [entry["created_at"] for entry in history]
+        updated = [entry["updated_at"] for entry in history]
+        expected = [start, start + 5.0, start + 5.0 + work]
+        assert all(close(c, start) for c in created) and all(
+            close(u, e) for u, e in zip(updated, expected)
+        ), (
+            f"created 5 s before the claim, worked {work:g} s: created_at "
+            f"{_offsets(created, t0)}, updated_at {_offsets(updated, t0)} (seconds on the "
+            f"clock); expected created_at {_offsets([start] * 3, t0)} throughout and "
+            f"updated_at {_offsets(expected, t0)}, read from the now() you were given"
+        )
+
+
+def _offsets(values, t0):
+    return ", ".join(f"{v - t0:g}" if isinstance(v, (int, float)) else repr(v) for v in values)
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_result_and_error_are_recorded(observe):
+    seen = observe("lifecycle")
+    success, failure = seen["success"], seen["failure"]
+    assert success["executed"].get("returned") == "Freed 20GB on web-1", (
+        f"execute_task returned {raised_type(success['executed'])}; expected the work's result"
+    )
+    final = success["history"][-1] if success["history"] else {}
+    assert final.get("result") == "Freed 20GB on web-1" and final.get("error") is None, (
+        f"the completed task holds result={final.get('result')!r}, error={final.get('error')!r}"
+    )
+    raised = failure["executed"].get("raised")
+    assert raised is not None and raised["expected_type"], (
+        f"work that raised ToolFailure('disk is busy'): execute_task "
+        f"{raised_type(failure['executed'])}; expected the ToolFailure itself, re-raised"
+    )
+    final = failure["history"][-1] if failure["history"] else {}
+    error = final.get("error")
+    assert isinstance(error, str) and "disk is busy" in error and final.get("result") is None, (
+        f"the failed task holds error={error!r}, result={final.get('result')!r}; expected the "
+        "error's type and message ('ToolFailure: disk is busy')"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_tasks_created_in_one_instant_get_their_own_ids(observe):
+    seen = observe("lifecycle")["same_instant"]
+    assert not seen["raised"], f"create_task raised {seen['raised'][0]['type']}"
+    assert seen["distinct_ids"] and seen["stored"] == 2, (
+        f"two tasks created in the same frozen instant: {seen['stored']} stored; their ids "
+        "collide (an id built from the clock, as the seed's task-<UnixNano>, repeats while "
+        "time stands still)"
+    )
+
+
+# -- lab02.completed-not-rerun -----------------------------------------------------------------
+
+
+@pytest.mark.item("lab02.completed-not-rerun")
+def test_completed_task_returns_the_stored_result(observe):
+    seen = observe("completed_rerun")
+    expected = "Incident summary: disk full at 03:12"
+    assert seen["first"].get("returned") == expected, (
+        f"the first execution {raised_type(seen['first'])}; expected {expected!r}"
+    )
+    again = [raised_type(call) for call in seen["again"]]
+    assert all(call.get("returned") == expected for call in seen["again"]), (
+        f"executing the completed task twice more: {again}; expected the stored result each time"
+    )
+    assert seen["work_runs"] == 1, (
+        f"the work ran {seen['work_runs']} times for one task executed three times; expected 1"
+    )
+
+
+@pytest.mark.item("lab02.completed-not-rerun")
+def test_completed_task_is_left_as_it_is(observe):
+    seen = observe("completed_rerun")
+    written = seen["saves_after_again"] - seen["saves_after_first"]
+    assert written == 0 and seen["final"].get("state") == "completed", (
+        f"re-executing a completed task wrote {written} more version(s) of it and left it "
+        f"{seen['final'].get('state')}; expected no write at all"
+    )
+
+
+# -- lab02.unknown-task-error ----------------------------------------------------------------
+
+
+@pytest.mark.item("lab02.unknown-task-error")
+def test_unknown_id_is_a_not_found_error(observe):
+    seen = observe("unknown_task")
+    raised = seen.get("raised")
+    assert raised is not None and raised["expected_type"], (
+        f"executing an unknown task id: {raised_type(seen)}; expected your TaskNotFound"
+    )
+    assert raised["names_the_id"], (
+        f"the error says {raised['message']!r}; it should name the id that was not found"
+    )
+
+
+@pytest.mark.item("lab02.unknown-task-error")
+def test_unknown_id_changes_nothing(observe):
+    seen = observe("unknown_task")
+    assert seen["work_runs"] == 0 and seen["saves"] == 0 and not seen["missing_created"], (
+        f"executing an unknown id ran the work {seen['work_runs']} time(s) and saved "
+        f"{seen['saves']} task(s); expected neither"
+    )
+
+
+# -- lab02.tool-calls-deduplicated -----------------------------------------------------------
+
+
+def _tool_replies(run):
+    return {m["tool_call_id"]: m["content"] for m in run["tool_messages"]}
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_repeated_deploy_runs_once(observe):
+    run = observe("tool_dedup")["sequential"]
+    assert "raised" not in run, f"the agent run raised {raised_type(run)}"
+    deploys = run["calls"].get("apply_deploy", 0)
+    assert deploys == 1 and run["deployed"] == ["web@2.4.1"], (
+        f"the model asked twice for apply_deploy(web, 2.4.1), the second time with another "
+        f"tool_call_id and its arguments reordered and re-spaced: the deploy ran {deploys} "
+        "times; expected once"
+    )
+    replies = _tool_replies(run)
+    assert replies.get("call_k2") == replies.get("call_k3") is not None, (
+        f"the two deploy calls were answered {replies.get('call_k2')!r} and "
+        f"{replies.get('call_k3')!r}; the repeat should get the first call's reply"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_same_call_twice_in_one_reply_runs_once(observe):
+    run = observe("tool_dedup")["parallel"]
+    assert "raised" not in run, f"the agent run raised {raised_type(run)}"
+    cleans = run["calls"].get("clean_logs", 0)
+    replies = _tool_replies(run)
+    assert cleans == 1 and replies.get("call_d2") == replies.get("call_d3") is not None, (
+        f"one reply asked for clean_logs twice (ids call_d2, call_d3): it ran {cleans} times "
+        f"and answered {replies.get('call_d2')!r} and {replies.get('call_d3')!r}; expected "
+        "one run and one answer for both"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_read_only_tools_are_not_cached(observe):
+    seen = observe("tool_dedup")
+    reads = (seen["sequential"]["calls"].get("check_status", 0),
+             seen["parallel"]["calls"].get("check_disk", 0))
+    after = _tool_replies(seen["parallel"]).get("call_d4")
+    assert reads == (2, 2) and after == "Disk Usage: 75% (OK). Large folder: /var/log", (
+        f"check_status ran {reads[0]} and check_disk {reads[1]} of 2 times each; the check "
+        f"after the clean said {after!r}. Read-only tools run every time, or the agent sees "
+        "the disk as it was before the clean"
+    )
+
+
+# -- lab02.key-is-deterministic --------------------------------------------------------------
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_same_call_same_key(observe):
+    seen = observe("key_determinism")
+    keys = seen.get("returned")
+    assert keys is not None, f"idempotency_key raised {raised_type(seen)}"
+    assert keys["is_text"], "idempotency_key must return a non-empty str"
+    differs = [name for name in ("reordered", "respaced", "mapping") if not keys["same_as_base"][name]]
+    assert not differs, (
+        f"the same call written differently ({', '.join(differs)}) got another key; the key "
+        "must come from the canonical arguments"
+    )
+    assert keys["stable"], (
+        "the same calls got other keys an hour later on the clock, with the random module "
+        "reseeded: the key depends on the time or on randomness"
+    )
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_different_calls_different_keys(observe):
+    keys = observe("key_determinism").get("returned")
+    assert keys is not None, "idempotency_key raised"
+    shared = [name for name in ("other_args", "other_task", "other_tool", "joined")
+              if keys["same_as_base"][name]]
+    assert not shared, (
+        "these calls share the key of apply_deploy(web, 2.4.1) in task-7: "
+        + ", ".join({"other_args": "another version", "other_task": "another task",
+                     "other_tool": "another tool",
+                     "joined": "task 'task-7apply' with tool '_deploy' (the parts run together)"}[n]
+                    for n in shared)
+    )
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_canonical_arguments_agree(observe):
+    keys = observe("key_determinism").get("returned")
+    assert keys is not None, "canonical_arguments or idempotency_key raised"
+    assert keys["canonical_is_text"] and keys["canonical_agree"], (
+        "canonical_arguments gave different texts for one set of arguments written with "
+        "another key order and spacing"
+    )
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_executor_keys_by_task_and_arguments(observe):
+    seen = observe("key_determinism")
+    executor = seen["executor"]
+    deployed = executor.get("returned")
+    assert deployed == ["web@2.4.1", "web@2.4.2", "web@2.4.1"], (
+        f"task-7 deploys 2.4.1, then 2.4.2, task-8 deploys 2.4.1, then task-7 repeats 2.4.1: "
+        f"the tools deployed {deployed if deployed is not None else raised_type(executor)}; "
+        "expected 2.4.1, 2.4.2, 2.4.1 (another version or task is another call, a repeat is not)"
+    )
+    assert seen["executor_uses_the_key"], (
+        "IdempotentTools did not store the call under idempotency_key(task_id, name, arguments)"
+    )
+
+
+# -- lab02.params-mismatch-conflict ---------------------------------------------------------
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_key_reused_with_other_params_is_a_conflict(observe):
+    seen = observe("params_mismatch")
+    first, second, third = seen["calls"]
+    assert first.get("returned") == "refunded 10 EUR", f"first call: {raised_type(first)}"
+    raised = second.get("raised")
+    assert raised is not None and raised["expected_type"], (
+        f"key idem-42 reused with refund:99 after refund:10: {raised_type(second)}; expected "
+        "your IdempotencyConflict (returning the 10 EUR refund for a 99 EUR request hides a bug)"
+    )
+    assert raised["names_the_key"], f"the conflict says {raised['message']!r}; name the key"
+    assert seen["runs"] == [10], f"the refunds that ran: {seen['runs']}; expected only the first"
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_conflict_leaves_the_first_record(observe):
+    seen = observe("params_mismatch")
+    third = seen["calls"][2]
+    assert third.get("returned") == "refunded 10 EUR" and seen["record_params"] == "refund:10", (
+        f"after the conflict, the original request again got {raised_type(third)} and the key "
+        f"holds params {seen['record_params']!r}; expected the stored 10 EUR result, unchanged"
+    )
+
+
+# -- lab02.failure-not-cached -----------------------------------------------------------------
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_failed_action_runs_again(observe):
+    seen = observe("failure_not_cached")
+    shown = [raised_type(call) for call in seen["calls"]]
+    first, second, third = seen["calls"]
+    assert first.get("raised", {}).get("expected_type"), (
+        f"an action raising ToolFailure: run_once {shown[0]}; expected the ToolFailure itself"
+    )
+    assert second.get("returned") == "charged on attempt 2" and seen["attempts"] == 2, (
+        f"after one failure, the same key and params: {shown[1]} with {seen['attempts']} "
+        "attempt(s) in all; expected the action to run again and succeed"
+    )
+    assert third.get("returned") == "charged on attempt 2", (
+        f"once it succeeded, the same key again: {shown[2]}; expected the stored result"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_failed_deploy_is_retried_through_the_executor(observe):
+    seen = observe("failure_not_cached")
+    executor = seen["executor"].get("returned")
+    assert executor is not None, f"IdempotentTools raised {raised_type(seen['executor'])}"
+    shown = [raised_type(call) for call in executor]
+    assert (
+        executor[0].get("raised", {}).get("expected_type")
+        and executor[1].get("returned") == "web@3.0 applied (deploy #1)"
+        and seen["deployed"] == ["web@3.0"]
+    ), (
+        f"a deploy that failed once, then asked for again: {shown[0]}, then {shown[1]}; the "
+        f"tools deployed {seen['deployed']}; expected the ToolFailure, then one real deploy"
+    )
+
+
+# -- lab02.concurrent-once ---------------------------------------------------------------------
+
+
+def _race_problems(rounds, result, in_progress):
+    problems = []
+    for number, round_ in enumerate(rounds, start=1):
+        if round_["hung"]:
+            problems.append(f"round {number}: a thread did not return within 5 s (a deadlock?)")
+            break
+        if round_["work_runs"] != 1:
+            problems.append(f"round {number}: the work ran {round_['work_runs']} times")
+        for seen in round_["outcomes"]:
+            if seen.get("returned") == result:
+                continue
+            raised = seen.get("raised")
+            if raised is None or not raised["expected_type"]:
+                problems.append(
+                    f"round {number}: a racer got {raised_type(seen)}; expected {result!r} "
+                    f"or your {in_progress}"
+                )
+        if problems:
+            break
+    return problems
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_two_executors_run_a_task_once(observe):
+    rounds = observe("concurrency")["tasks"]
+    problems = _race_problems(rounds, "deployed web@2.4.1", "TaskInProgress")
+    assert not problems, (
+        f"two threads executing one task at the same moment, {len(rounds)} rounds: "
+        f"{problems[0]} (check-then-set: claim with compare_and_set)"
+    )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_two_callers_run_a_key_once(observe):
+    rounds = observe("concurrency")["keys"]
+    problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress")
+    assert not problems, (
+        f"two threads running one key at the same moment, {len(rounds)} rounds: "
+        f"{problems[0]} (check-then-set: claim with put_if_absent)"
+    )

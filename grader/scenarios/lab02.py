@@ -1,0 +1,428 @@
+"""Lab 02 scenarios: tasks and idempotency keys, alone, in the agent loop, and in a race."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from grader.observe import ScenarioAbort, describe_error, outcome, plain, type_name
+from grader.scenarios import Registry
+from labs.kit.agent import run_agent, start_messages
+from labs.kit.clock import FrozenClock
+from labs.kit.devops import DevOpsTools, ToolFailure
+from labs.kit.fake_llm import FakeLLM, reply, tool_call
+from labs.kit.keystore import KeyRecord, MemoryKeyStore
+from labs.kit.tasks import MemoryTaskStore, Task, TaskState
+
+SCENARIOS = Registry()
+#: Rounds of the race: each one is decided by the rendezvous, so a few are plenty.
+RACE_ROUNDS = 25
+#: Real seconds a racing thread may take before the round counts as hung.
+RACE_JOIN = 5.0
+
+
+def _task(task: Any) -> Any:
+    """A task as plain data; anything that is not a kit Task is reported by its type."""
+    if not isinstance(task, Task):
+        return {"unserialisable": type_name(task)}
+    state = task.state
+    return {
+        "id_is_text": type(task.id) is str and bool(task.id),
+        "user_input": plain(task.user_input),
+        "state": state.value if isinstance(state, TaskState) else plain(state),
+        "result": plain(task.result),
+        "error": plain(task.error),
+        "created_at": plain(task.created_at),
+        "updated_at": plain(task.updated_at),
+    }
+
+
+def _raised(error: BaseException, *kinds: type[BaseException]) -> dict[str, Any]:
+    seen = describe_error(error)
+    seen["expected_type"] = isinstance(error, kinds) if kinds else False
+    return seen
+
+
+class _Work:
+    """The work of a task: counts its runs, moves the clock, returns or raises."""
+
+    def __init__(self, clock: FrozenClock | None, seconds: float, result: str,
+                 error: Exception | None = None) -> None:
+        self.clock, self.seconds, self.result, self.error = clock, seconds, result, error
+        self.runs = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, task: Task) -> str:
+        with self._lock:
+            self.runs += 1
+        if self.clock is not None:
+            self.clock.advance(self.seconds)
+        else:
+            threading.Event().wait(self.seconds)  # real time: keeps a racing sibling waiting
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@SCENARIOS.scenario
+def lifecycle(lab: ModuleType) -> dict[str, Any]:
+    """A task created, claimed after 5 s, worked on for 42 s; another one failing after 7 s;
+    two tasks created in the same frozen instant."""
+    seen: dict[str, Any] = {}
+    with FrozenClock() as clock:
+        t0 = clock.now()
+        seen["t0"] = t0
+        for name, work in (
+            ("success", _Work(clock, 42.0, "Freed 20GB on web-1")),
+            ("failure", _Work(clock, 7.0, "", ToolFailure("disk is busy"))),
+        ):
+            store = MemoryTaskStore()
+            start = clock.now()
+            created = outcome(lambda: lab.create_task(store, f"Free disk ({name})", now=clock.now),
+                              keep=_task)
+            task_id = store.saves[0].id if store.saves else None
+            clock.advance(5.0)
+            executed = outcome(
+                lambda: lab.execute_task(store, task_id, work, now=clock.now),
+                describe=lambda e: _raised(e, ToolFailure),
+            )
+            seen[name] = {
+                "start": start - t0,
+                "created": created,
+                "executed": executed,
+                "work_runs": work.runs,
+                "history": [_task(t) for t in store.history(task_id)] if task_id else [],
+                "saves": len(store.saves),
+            }
+        store = MemoryTaskStore()
+        first = outcome(lambda: lab.create_task(store, "first", now=clock.now))
+        second = outcome(lambda: lab.create_task(store, "second", now=clock.now))
+        ids = [t.id for t in store.saves]
+        seen["same_instant"] = {
+            "raised": [r["raised"] for r in (first, second) if "raised" in r],
+            "stored": len(store),
+            "distinct_ids": len(ids) == 2 and all(type(i) is str for i in ids) and ids[0] != ids[1],
+        }
+    return seen
+
+
+@SCENARIOS.scenario
+def completed_rerun(lab: ModuleType) -> dict[str, Any]:
+    """A task executed, then executed twice more."""
+    with FrozenClock() as clock:
+        store = MemoryTaskStore()
+        task = Task(id="task-report-17", user_input="Summarise the incident",
+                    created_at=clock.now(), updated_at=clock.now())
+        store.save(task)
+        work = _Work(clock, 12.0, "Incident summary: disk full at 03:12")
+        first = outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now))
+        saves_after_first = len(store.saves)
+        clock.advance(60.0)
+        again = [
+            outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now))
+            for _ in range(2)
+        ]
+        return {
+            "first": first,
+            "again": again,
+            "work_runs": work.runs,
+            "saves_after_first": saves_after_first,
+            "saves_after_again": len(store.saves),
+            "final": _task(store.get(task.id)),
+        }
+
+
+@SCENARIOS.scenario
+def unknown_task(lab: ModuleType) -> dict[str, Any]:
+    """Executing an id no task has, in a store that holds another task."""
+    with FrozenClock() as clock:
+        store = MemoryTaskStore()
+        store.save(Task(id="task-known-1", user_input="x", created_at=clock.now(),
+                        updated_at=clock.now()))
+        work = _Work(clock, 1.0, "should not run")
+        missing = "task-9f2c-missing"
+        seen = outcome(
+            lambda: lab.execute_task(store, missing, work, now=clock.now),
+            describe=lambda e: _raised(e, lab.TaskNotFound),
+        )
+        if "raised" in seen:
+            seen["raised"]["names_the_id"] = missing in seen["raised"]["message"]
+        seen["work_runs"] = work.runs
+        seen["saves"] = len(store.saves) - 1
+        seen["missing_created"] = store.get(missing) is not None
+        return seen
+
+
+def _agent_run(lab: ModuleType, task_id: str, script: list[Any]) -> dict[str, Any]:
+    """The kit's agent loop with the submission's IdempotentTools as its tool executor."""
+    tools = DevOpsTools()
+    with FrozenClock() as clock, FakeLLM(script, clock=clock) as llm:
+        messages = start_messages("Deploy web 2.4.1 and make sure the disk has room.")
+
+        def run() -> str:
+            execute = lab.IdempotentTools(tools, MemoryKeyStore(), task_id)
+            return run_agent(llm.client(max_retries=0), messages, execute)
+
+        seen = outcome(run)
+        last = llm.requests[-1].messages if llm.requests else []
+        seen["tool_messages"] = [
+            {"tool_call_id": plain(m.get("tool_call_id")), "content": plain(m.get("content"))}
+            for m in last
+            if isinstance(m, dict) and m.get("role") == "tool"
+        ]
+        seen["requests"] = len(llm.requests)
+        seen["calls"] = dict(sorted(tools.calls.items()))
+        seen["deployed"] = list(tools.deployed)
+        return seen
+
+
+@SCENARIOS.scenario
+def tool_dedup(lab: ModuleType) -> dict[str, Any]:
+    """The model asks again for a deploy it already got (new id, keys reordered and
+    re-spaced), and for one clean twice in one reply; reads come in between."""
+    deploy = {"service": "web", "version": "2.4.1"}
+    sequential = [
+        reply(tool_calls=[tool_call("check_status", {"service": "web"}, id="call_k1")]),
+        reply(tool_calls=[tool_call("apply_deploy", deploy, id="call_k2")]),
+        reply(tool_calls=[tool_call(
+            "apply_deploy", '{ "version" : "2.4.1",  "service": "web" }', id="call_k3")]),
+        reply(tool_calls=[tool_call("check_status", {"service": "web"}, id="call_k4")]),
+        reply("web is on 2.4.1"),
+    ]
+    parallel = [
+        reply(tool_calls=[tool_call("check_disk", id="call_d1")]),
+        reply(tool_calls=[tool_call("clean_logs", "{}", id="call_d2"),
+                          tool_call("clean_logs", " { } ", id="call_d3")]),
+        reply(tool_calls=[tool_call("check_disk", id="call_d4")]),
+        reply("disk at 75%"),
+    ]
+    return {
+        "sequential": _agent_run(lab, "task-deploy-web", sequential),
+        "parallel": _agent_run(lab, "task-disk-web", parallel),
+    }
+
+
+@SCENARIOS.scenario
+def key_determinism(lab: ModuleType) -> dict[str, Any]:
+    """Keys of the same and of different calls, at other times and random states; and which
+    calls the executor runs again."""
+    args = '{"service":"web","version":"2.4.1"}'
+
+    def key(task_id: str, tool: str, arguments: Any) -> Any:
+        return plain(lab.idempotency_key(task_id, tool, arguments))
+
+    def keys() -> dict[str, Any]:
+        base = key("task-7", "apply_deploy", args)
+        variants = {
+            "reordered": key("task-7", "apply_deploy", '{"version": "2.4.1", "service": "web"}'),
+            "respaced": key("task-7", "apply_deploy", '{ "service" : "web" , "version" : "2.4.1" }'),
+            "mapping": key("task-7", "apply_deploy", {"version": "2.4.1", "service": "web"}),
+            "other_args": key("task-7", "apply_deploy", '{"service":"web","version":"2.4.2"}'),
+            "other_task": key("task-8", "apply_deploy", args),
+            "other_tool": key("task-7", "build_config", args),
+            "joined": key("task-7apply", "_deploy", args),
+        }
+        return {"base": base, **variants}
+
+    def observe() -> dict[str, Any]:
+        with FrozenClock() as clock:
+            random.seed(11)
+            first = keys()
+            clock.advance(3600.0)
+            random.seed(12)
+            later = keys()
+        is_text = all(type(v) is str and v for v in [*first.values(), *later.values()])
+        same = {name: first[name] == first["base"] for name in first if name != "base"}
+        canonical = [plain(lab.canonical_arguments(text)) for text in
+                     ('{"b": 1, "a": [1, 2]}', '{"a":[1,2],"b":1}', ' {"b":1 , "a":[1, 2]} ')]
+        return {
+            "is_text": is_text,
+            "same_as_base": same,
+            "stable": first == later,
+            "canonical_agree": len(set(map(str, canonical))) == 1,
+            "canonical_is_text": all(type(c) is str for c in canonical),
+        }
+
+    seen = outcome(observe)
+    tools, store = DevOpsTools(), MemoryKeyStore()
+
+    def executor_runs() -> list[str]:
+        seven = lab.IdempotentTools(tools, store, "task-7")
+        eight = lab.IdempotentTools(tools, store, "task-8")
+        seven("apply_deploy", args)
+        seven("apply_deploy", '{"service":"web","version":"2.4.2"}')
+        eight("apply_deploy", args)
+        seven("apply_deploy", '{"version":"2.4.1","service":"web"}')
+        return list(tools.deployed)
+
+    seen["executor"] = outcome(executor_runs)
+    expected_key = outcome(lambda: lab.idempotency_key("task-7", "apply_deploy", args))
+    seen["executor_uses_the_key"] = plain(expected_key.get("returned")) in store.keys()
+    return seen
+
+
+@SCENARIOS.scenario
+def params_mismatch(lab: ModuleType) -> dict[str, Any]:
+    """One key, first with 10, then with 99, then with 10 again."""
+    keys, runs = MemoryKeyStore(), []
+
+    def refund(amount: int) -> Callable[[], str]:
+        def action() -> str:
+            runs.append(amount)
+            return f"refunded {amount} EUR"
+
+        return action
+
+    calls = [
+        outcome(lambda: lab.run_once(keys, "idem-42", params, refund(amount)),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict))
+        for params, amount in (("refund:10", 10), ("refund:99", 99), ("refund:10", 10))
+    ]
+    second = calls[1].get("raised")
+    if second is not None:
+        second["names_the_key"] = "idem-42" in second["message"]
+    record = keys.get("idem-42")
+    return {
+        "calls": calls,
+        "runs": runs,
+        "record_params": plain(record.params) if isinstance(record, KeyRecord) else None,
+    }
+
+
+@SCENARIOS.scenario
+def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
+    """An action that fails once and then works, under one key; and a deploy that fails
+    once, through the executor."""
+    keys, attempts = MemoryKeyStore(), []
+
+    def flaky() -> str:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise ToolFailure("gateway timeout")
+        return f"charged on attempt {len(attempts)}"
+
+    calls = [
+        outcome(lambda: lab.run_once(keys, "idem-7", "charge:5", flaky),
+                describe=lambda e: _raised(e, ToolFailure))
+        for _ in range(3)
+    ]
+    tools = DevOpsTools()
+    tools.fail_next("apply_deploy")
+
+    def deploy_twice() -> list[Any]:
+        execute = lab.IdempotentTools(tools, MemoryKeyStore(), "task-deploy-3")
+        results = []
+        for _ in range(2):
+            results.append(outcome(lambda: execute("apply_deploy", '{"service":"web","version":"3.0"}'),
+                                   describe=lambda e: _raised(e, ToolFailure)))
+        return results
+
+    executor = outcome(deploy_twice)
+    return {
+        "calls": calls,
+        "attempts": len(attempts),
+        "executor": executor,
+        "deploy_calls": tools.calls["apply_deploy"],
+        "deployed": list(tools.deployed),
+    }
+
+
+class _Rendezvous:
+    """Holds each thread's first read until the other thread has read too.
+
+    Both racers then see the state as it was before either wrote, every time: an
+    implementation that reads, decides, then writes runs the work twice on every round,
+    while one that claims with a single atomic operation is not slowed down at all.
+    """
+
+    def __init__(self) -> None:
+        self._barrier = threading.Barrier(2, timeout=1.0)
+        self._met = threading.local()
+
+    def meet(self) -> None:
+        if getattr(self._met, "done", False):
+            return
+        self._met.done = True
+        try:
+            self._barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other thread never reads: nothing to line up with
+
+
+class _RacingTaskStore(MemoryTaskStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendezvous = _Rendezvous()
+
+    def get(self, task_id: str) -> Task | None:
+        found = super().get(task_id)
+        self.rendezvous.meet()
+        return found
+
+
+class _RacingKeyStore(MemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendezvous = _Rendezvous()
+
+    def get(self, key: str) -> KeyRecord | None:
+        found = super().get(key)
+        self.rendezvous.meet()
+        return found
+
+
+def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str, Any]:
+    """``call`` in two threads released together; what each got, or ``hung``."""
+    start = threading.Barrier(2)
+    results: list[Any] = [None, None]
+    aborts: list[ScenarioAbort] = []
+
+    def racer(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = outcome(call, describe=lambda e: _raised(e, in_progress))
+        except ScenarioAbort as abort:
+            aborts.append(abort)
+
+    threads = [threading.Thread(target=racer, args=(i,), daemon=True) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(RACE_JOIN)
+    if aborts:
+        raise aborts[0]
+    if any(thread.is_alive() for thread in threads):
+        return {"hung": True}
+    return {"hung": False, "outcomes": results}
+
+
+@SCENARIOS.scenario
+def concurrency(lab: ModuleType) -> dict[str, Any]:
+    """Two threads execute one task, then run one key, at the same moment, round after
+    round; the work takes a few real milliseconds."""
+    tasks, keys = [], []
+    ticks = itertools.count(1)
+    for round_ in range(RACE_ROUNDS):
+        store = _RacingTaskStore()
+        task = Task(id=f"task-race-{round_}", user_input="deploy web", created_at=0.0,
+                    updated_at=0.0)
+        store.save(task)
+        work = _Work(None, 0.003, "deployed web@2.4.1")
+        raced = _race(lambda: lab.execute_task(store, task.id, work, now=lambda: float(next(ticks))),
+                      lab.TaskInProgress)
+        tasks.append({"work_runs": work.runs, **raced})
+        if raced["hung"]:
+            break
+    for _ in range(RACE_ROUNDS):
+        store_keys = _RacingKeyStore()
+        work = _Work(None, 0.003, "charged 5 EUR")
+        raced = _race(lambda: lab.run_once(store_keys, "idem-race", "charge:5", lambda: work(None)),
+                      lab.KeyInProgress)
+        keys.append({"work_runs": work.runs, **raced})
+        if raced["hung"]:
+            break
+    return {"tasks": tasks, "keys": keys}

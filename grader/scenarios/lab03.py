@@ -1,0 +1,233 @@
+"""Lab 03 scenarios: deadlines, timeouts and budgets, with a mocked LLM that takes its time."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from grader.observe import describe_error, outcome, plain
+from grader.scenarios import Registry
+from labs.kit.agent import AgentRun, Budget
+from labs.kit.clock import FrozenClock
+from labs.kit.devops import DevOpsTools
+from labs.kit.fake_llm import FakeLLM, Step, failure, reply, timeout, tool_call
+
+SCENARIOS = Registry()
+GOAL = "Roll out web 2.4.1 to staging and check that it is healthy."
+PROMPT = [{"role": "user", "content": GOAL}]
+
+
+def _policy(**fields: Any) -> Any:
+    """A RetryPolicy of lab 01 (the reference one while lab 03 is graded)."""
+    return importlib.import_module("labs.lab01_retry").RetryPolicy(**fields)
+
+
+def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
+    seen = describe_error(error)
+    seen["is_deadline_exceeded"] = isinstance(error, lab.DeadlineExceeded)
+    seen["is_timeout_error"] = isinstance(error, TimeoutError)
+    return seen
+
+
+def _requests(llm: FakeLLM) -> list[dict[str, Any]]:
+    return [
+        {"at": r.at, "outcome": r.outcome, "timeout": {k: plain(v) for k, v in r.timeout.items()}}
+        for r in llm.requests
+    ]
+
+
+def _run_fields(run: AgentRun) -> dict[str, Any]:
+    state = run.state
+    return {
+        "state": plain(getattr(state, "value", state)),
+        "error": plain(run.error),
+        "exhausted": plain(run.exhausted),
+        "steps": plain(run.steps),
+        "llm_tokens": plain(run.llm_tokens),
+        "roles": [plain(m.get("role")) if isinstance(m, dict) else None for m in run.messages],
+        "result": plain(run.result),
+    }
+
+
+class _SlowTools(DevOpsTools):
+    """DevOps tools where some tools take simulated time."""
+
+    def __init__(self, clock: FrozenClock, seconds: dict[str, float]) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def run(self, name: str, arguments: Any = None) -> str:
+        self.clock.advance(self.seconds.get(name, 0.0))
+        return super().run(name, arguments)
+
+
+def _agent(
+    lab: ModuleType,
+    script: Sequence[Step],
+    budget: Budget,
+    *,
+    step_timeout: float,
+    policy: dict[str, Any] | None = None,
+    slow_tools: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock."""
+    with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
+        run = AgentRun.start(GOAL, budget)
+        tools = _SlowTools(clock, slow_tools or {})
+        seen = outcome(
+            lambda: lab.run_agent(
+                llm.client(), run, tools, step_timeout=step_timeout,
+                policy=_policy(**(policy or {})), sleep=clock.sleep, clock=clock.monotonic,
+            ),
+            keep=lambda value: value is run,
+            describe=lambda e: _raised(e, lab),
+        )
+        seen["run"] = _run_fields(run)
+        seen["requests"] = _requests(llm)
+        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
+        seen["ended_at"] = clock.elapsed()
+        seen["budget_s"] = budget.max_wall_time
+        return seen
+
+
+def _call(
+    lab: ModuleType,
+    script: Sequence[Step],
+    *,
+    deadline_s: float,
+    step_timeout: float,
+    policy: dict[str, Any],
+    elapsed_first: float = 0.0,
+) -> dict[str, Any]:
+    """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock."""
+    with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
+
+        def call() -> Any:
+            deadline = lab.Deadline.after(deadline_s, clock=clock.monotonic)
+            clock.advance(elapsed_first)
+            completion = lab.call_llm(
+                llm.client(), PROMPT, deadline=deadline, step_timeout=step_timeout,
+                policy=_policy(**policy), sleep=clock.sleep,
+            )
+            return completion.choices[0].message.content
+
+        seen = outcome(call, describe=lambda e: _raised(e, lab))
+        seen["requests"] = _requests(llm)
+        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
+        seen["ended_at"] = clock.elapsed()
+        return seen
+
+
+def _turn(latency: float, call_id: str, tokens: tuple[int, int] = (0, 0)) -> Step:
+    return reply(tool_calls=[tool_call("check_disk", id=call_id)], latency=latency,
+                 prompt_tokens=tokens[0], completion_tokens=tokens[1])
+
+
+@SCENARIOS.scenario
+def slow_model(lab: ModuleType) -> dict[str, Any]:
+    """A 300 s run whose model takes 100 s a turn and never finishes; and one whose third
+    tool takes 290 s."""
+    script = [_turn(100.0, f"call_s{n}") for n in range(5)] + [reply("done")]
+    slow_tool = [
+        reply(tool_calls=[tool_call("verify", {"service": "web"}, id="call_v1")], latency=10.0),
+        reply("web is healthy", latency=5.0),
+    ]
+    budget = Budget(max_steps=50, max_wall_time=300.0)
+    return {
+        "slow_turns": _agent(lab, script, budget, step_timeout=200.0),
+        "slow_tool": _agent(lab, slow_tool, budget, step_timeout=200.0,
+                            slow_tools={"verify": 290.0}),
+    }
+
+
+@SCENARIOS.scenario
+def expired_call(lab: ModuleType) -> dict[str, Any]:
+    """``call_llm`` asked to start 31 s into a 30 s deadline."""
+    return _call(lab, [reply("too late")], deadline_s=30.0, step_timeout=10.0,
+                 policy={"max_attempts": 3}, elapsed_first=31.0)
+
+
+@SCENARIOS.scenario
+def step_timeouts(lab: ModuleType) -> dict[str, Any]:
+    """A roomy 600 s run with a 45 s step timeout; and a 100 s run whose turns take 30 s."""
+    roomy = [_turn(10.0, "call_r1"), _turn(20.0, "call_r2"), reply("all done", latency=5.0)]
+    tight = [_turn(30.0, f"call_t{n}") for n in range(4)] + [reply("done")]
+    return {
+        "roomy": _agent(lab, roomy, Budget(max_wall_time=600.0), step_timeout=45.0),
+        "tight": _agent(lab, tight, Budget(max_wall_time=100.0), step_timeout=45.0),
+    }
+
+
+@SCENARIOS.scenario
+def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
+    """Children of a 100 s deadline, before and after 80 s pass; and of an explicit one."""
+
+    def observe() -> dict[str, Any]:
+        with FrozenClock() as clock:
+            parent = lab.Deadline.after(100.0, clock=clock.monotonic)
+            short, long_ = parent.child(30.0), parent.child(300.0)
+            seen = {"short": short.remaining(), "long": long_.remaining()}
+            clock.advance(80.0)
+            seen.update(
+                parent_later=parent.remaining(),
+                short_later=short.remaining(),
+                short_expired=short.expired(),
+                long_later=long_.remaining(),
+                grandchild_short=long_.child(5.0).remaining(),
+                grandchild_long=long_.child(50.0).remaining(),
+            )
+            explicit = lab.Deadline(clock.monotonic() + 10.0, clock=clock.monotonic)
+            seen["explicit_child"] = explicit.child(20.0).remaining()
+            return {key: plain(value) for key, value in seen.items()}
+
+    return outcome(observe)
+
+
+@SCENARIOS.scenario
+def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
+    """Backoff and server delays that would cross the deadline, alone and in a run."""
+    return {
+        "backoff": _call(lab, [failure(500)] * 5, deadline_s=10.0, step_timeout=5.0,
+                         policy={"max_attempts": 5, "base_delay": 4.0, "max_delay": 60.0}),
+        "server_delay": _call(
+            lab, [failure(429, retry_after=15), failure(503, retry_after=10), reply("ok")],
+            deadline_s=20.0, step_timeout=5.0,
+            policy={"max_attempts": 5, "base_delay": 1.0, "max_delay": 60.0},
+        ),
+        "in_a_run": _agent(lab, [failure(503)] * 4, Budget(max_wall_time=30.0), step_timeout=5.0,
+                           policy={"max_attempts": 4, "base_delay": 20.0, "max_delay": 60.0}),
+    }
+
+
+@SCENARIOS.scenario
+def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
+    """A request that times out once in a roomy budget; requests that keep timing out in a
+    50 s budget, alone and in a run."""
+    return {
+        "recovers": _call(lab, [timeout(), reply("ok after a timeout")], deadline_s=300.0,
+                          step_timeout=20.0, policy={"max_attempts": 4}),
+        "runs_out": _call(lab, [timeout()] * 6, deadline_s=50.0, step_timeout=20.0,
+                          policy={"max_attempts": 6}),
+        "in_a_run": _agent(lab, [timeout()] * 6, Budget(max_wall_time=50.0), step_timeout=20.0,
+                           policy={"max_attempts": 6}),
+    }
+
+
+@SCENARIOS.scenario
+def other_budgets(lab: ModuleType) -> dict[str, Any]:
+    """max_steps 2 and max_llm_tokens 1000 against a model that never finishes; a run that
+    finishes in exactly its 3 steps."""
+    endless = [_turn(1.0, f"call_e{n}", (500, 100)) for n in range(6)]
+    finishing = [_turn(1.0, "call_f1", (50, 10)), _turn(1.0, "call_f2", (50, 10)),
+                 reply("done", prompt_tokens=50, completion_tokens=10)]
+    roomy = 10_000.0
+    return {
+        "steps": _agent(lab, endless, Budget(max_steps=2, max_wall_time=roomy,
+                                             max_llm_tokens=10**9), step_timeout=30.0),
+        "tokens": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                              max_llm_tokens=1000), step_timeout=30.0),
+        "within": _agent(lab, finishing, Budget(max_steps=3, max_wall_time=roomy,
+                                                max_llm_tokens=10_000), step_timeout=30.0),
+    }
