@@ -76,3 +76,14 @@ def test_every_item_has_a_mutant(lab):
     covered = {m.item for m in MUTANTS if m.lab == lab}
     assert set(LABS_BY_ID[lab].item_ids) - covered == set()
     assert covered <= set(LABS_BY_ID[lab].item_ids), "a mutant names an unknown item"
+
+
+#: Mutants whose mistake shows only when threads race: each must be caught every time.
+RACERS = [m for m in MUTANTS if m.item == "lab02.concurrent-once"]
+
+
+@pytest.mark.parametrize("mutant", RACERS, ids=_ids)
+def test_a_race_is_caught_the_same_way_every_time(graded, mutant, tmp_path):
+    materialise(mutant, tmp_path)
+    again = [items_of(grade_json(tmp_path, mutant.lab), mutant.lab) for _ in range(2)]
+    assert again == [graded[mutant]] * 2

@@ -251,9 +251,10 @@ def test_run_ends_cleanly_on_timeouts(observe):
 def test_max_steps_stops_the_run(observe):
     seen = observe("other_budgets")["steps"]
     problem = _ended_as(seen, "failed", "max_steps")
-    assert not problem and len(seen["requests"]) == 2 and seen["run"]["steps"] == 2, (
-        f"max_steps=2, a model that never finishes: {problem or 'fine'}; "
-        f"{len(seen['requests'])} requests, {seen['run']['steps']} steps; expected 2 and 2"
+    assert not problem, f"max_steps=2, a model that never finishes: {problem}"
+    assert len(seen["requests"]) == 2 and seen["run"]["steps"] == 2, (
+        f"max_steps=2, a model that never finishes: {len(seen['requests'])} requests and "
+        f"{seen['run']['steps']} steps; expected 2 and 2"
     )
 
 
@@ -261,10 +262,10 @@ def test_max_steps_stops_the_run(observe):
 def test_max_llm_tokens_stops_the_run(observe):
     seen = observe("other_budgets")["tokens"]
     problem = _ended_as(seen, "failed", "max_llm_tokens")
-    assert not problem and len(seen["requests"]) == 2 and seen["run"]["llm_tokens"] == 1200, (
-        f"max_llm_tokens=1000, 600 tokens a turn (usage): {problem or 'fine'}; "
-        f"{len(seen['requests'])} requests, llm_tokens={seen['run']['llm_tokens']!r}; "
-        "expected 2 requests and 1200 tokens counted"
+    assert not problem, f"max_llm_tokens=1000, 600 tokens a turn (usage): {problem}"
+    assert len(seen["requests"]) == 2 and seen["run"]["llm_tokens"] == 1200, (
+        f"max_llm_tokens=1000, 600 tokens a turn (usage): {len(seen['requests'])} requests, "
+        f"llm_tokens={seen['run']['llm_tokens']!r}; expected 2 requests and 1200 tokens counted"
     )
 
 
@@ -272,9 +273,9 @@ def test_max_llm_tokens_stops_the_run(observe):
 def test_a_run_within_budget_completes(observe):
     seen = observe("other_budgets")["within"]
     problem = _ended_as(seen, "completed", None)
+    assert not problem, f"max_steps=3 and a model done in 3 turns: {problem}"
     run = seen["run"]
-    assert not problem and run["steps"] == 3 and run["result"] == "done" \
-        and run["llm_tokens"] == 180, (
-        f"max_steps=3 and a model done in 3 turns of 60 tokens: {problem or 'fine'}; "
-        f"steps={run['steps']!r}, tokens={run['llm_tokens']!r}, result={run['result']!r}"
+    assert run["steps"] == 3 and run["result"] == "done" and run["llm_tokens"] == 180, (
+        f"max_steps=3 and a model done in 3 turns of 60 tokens: steps={run['steps']!r}, "
+        f"tokens={run['llm_tokens']!r}, result={run['result']!r}; expected 3, 180 and 'done'"
     )

@@ -1,71 +1,10 @@
-"""Typical mistakes: small mutants of the reference solutions, one mistake each.
-
-A :class:`Mutant` is the reference solution ``solutions/<module>.py`` with a few exact text
-replacements, named after the mistake a student would make and tied to the checklist item
-the grader must then mark not done. :func:`materialise` writes one into a folder as a
-submission; an edit whose ``old`` text is not found exactly once is an error, so a mutant
-cannot silently stop mutating when the solution changes.
-
-Add a lab's mutants to :data:`MUTANTS`; ``tests/test_mutants.py`` grades them all.
-"""
+"""Lab 01's mutants: the mistakes a student makes with retries and backoff."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from tests.mutants.base import Mutant, mutants_of
 
-from grader.checklist import LABS_BY_ID
-
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
-
-
-class StaleMutant(LookupError):
-    """A mutant's ``old`` text is missing from, or ambiguous in, the solution."""
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """The solution of ``lab`` with ``edits`` applied: the mistake ``name`` (kebab-case),
-    which the grader must mark not done on ``item``; ``why`` is the student's reasoning."""
-
-    lab: str
-    name: str
-    item: str
-    why: str
-    edits: tuple[tuple[str, str], ...]
-
-    @property
-    def module(self) -> str:
-        return LABS_BY_ID[self.lab].module
-
-    @property
-    def solution(self) -> Path:
-        return SOLUTIONS / f"{self.module}.py"
-
-    def source(self) -> str:
-        """The mutated module's text; :class:`StaleMutant` if an edit no longer applies."""
-        text = self.solution.read_text(encoding="utf-8")
-        for old, new in self.edits:
-            found = text.count(old)
-            if found != 1:
-                raise StaleMutant(
-                    f"mutant {self.lab}/{self.name}: expected the text {old!r} exactly once "
-                    f"in {self.solution.name} (edited so far), found it {found} times"
-                )
-            text = text.replace(old, new)
-        return text
-
-
-def materialise(mutant: Mutant, folder: Path) -> Path:
-    """Write ``mutant`` into ``folder`` as ``<module>.py``, a submission; return the file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{mutant.module}.py"
-    path.write_text(mutant.source(), encoding="utf-8")
-    return path
-
-
-def _lab01(name: str, item: str, why: str, *edits: tuple[str, str]) -> Mutant:
-    return Mutant("lab01", name, item, why, edits)
+_lab01 = mutants_of("lab01")
 
 
 _TRANSIENT_FALLBACK = """\
@@ -100,7 +39,7 @@ _JITTER = """\
         return capped
     return (rng or random).uniform(0.0, capped)"""
 
-LAB01: tuple[Mutant, ...] = (
+MUTANTS: tuple[Mutant, ...] = (
     # -- lab01.retries-transient
     _lab01(
         "timeouts-not-transient",
@@ -337,6 +276,3 @@ LAB01: tuple[Mutant, ...] = (
          "client.with_options(max_retries=0)\n        self.client = client"),
     ),
 )
-
-#: Every mutant of every lab, in course order.
-MUTANTS: tuple[Mutant, ...] = LAB01

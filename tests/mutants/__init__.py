@@ -1,0 +1,16 @@
+"""Typical mistakes: small mutants of the reference solutions, one mistake each.
+
+See :mod:`tests.mutants.base` for what a mutant is. Each lab's mutants live in
+``tests/mutants/labNN.py`` as a tuple ``MUTANTS``; :data:`MUTANTS` here collects them all,
+in course order, and ``tests/test_mutants.py`` grades every one.
+"""
+
+from __future__ import annotations
+
+from tests.mutants import lab01, lab02, lab03
+from tests.mutants.base import Mutant, StaleMutant, materialise, mutants_of
+
+#: Every mutant of every lab, in course order.
+MUTANTS: tuple[Mutant, ...] = (*lab01.MUTANTS, *lab02.MUTANTS, *lab03.MUTANTS)
+
+__all__ = ["MUTANTS", "Mutant", "StaleMutant", "materialise", "mutants_of"]

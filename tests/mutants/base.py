@@ -1,0 +1,72 @@
+"""What a mutant is: the reference solution with one typical mistake made in it.
+
+A :class:`Mutant` is the reference solution ``solutions/<module>.py`` with a few exact text
+replacements, named after the mistake a student would make and tied to the checklist item
+the grader must then mark not done. :func:`materialise` writes one into a folder as a
+submission; an edit whose ``old`` text is not found exactly once is an error, so a mutant
+cannot silently stop mutating when the solution changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.checklist import LABS_BY_ID
+
+SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
+
+
+class StaleMutant(LookupError):
+    """A mutant's ``old`` text is missing from, or ambiguous in, the solution."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """The solution of ``lab`` with ``edits`` applied: the mistake ``name`` (kebab-case),
+    which the grader must mark not done on ``item``; ``why`` is the student's reasoning."""
+
+    lab: str
+    name: str
+    item: str
+    why: str
+    edits: tuple[tuple[str, str], ...]
+
+    @property
+    def module(self) -> str:
+        return LABS_BY_ID[self.lab].module
+
+    @property
+    def solution(self) -> Path:
+        return SOLUTIONS / f"{self.module}.py"
+
+    def source(self) -> str:
+        """The mutated module's text; :class:`StaleMutant` if an edit no longer applies."""
+        text = self.solution.read_text(encoding="utf-8")
+        for old, new in self.edits:
+            found = text.count(old)
+            if found != 1:
+                raise StaleMutant(
+                    f"mutant {self.lab}/{self.name}: expected the text {old!r} exactly once "
+                    f"in {self.solution.name} (edited so far), found it {found} times"
+                )
+            text = text.replace(old, new)
+        return text
+
+
+def materialise(mutant: Mutant, folder: Path) -> Path:
+    """Write ``mutant`` into ``folder`` as ``<module>.py``, a submission; return the file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{mutant.module}.py"
+    path.write_text(mutant.source(), encoding="utf-8")
+    return path
+
+
+def mutants_of(lab: str) -> Callable[..., Mutant]:
+    """A maker of ``lab``'s mutants: ``make(name, item, why, *edits)``."""
+
+    def make(name: str, item: str, why: str, *edits: tuple[str, str]) -> Mutant:
+        return Mutant(lab, name, item, why, edits)
+
+    return make

@@ -1,0 +1,134 @@
+"""Lab 03's mutants: the mistakes a student makes with deadlines, timeouts and budgets."""
+
+from __future__ import annotations
+
+from tests.mutants.base import Mutant, mutants_of
+
+_lab03 = mutants_of("lab03")
+
+_LOOP_CHECK = """\
+        while True:
+            deadline.check()
+"""
+_TIMEOUT_CHECK = """\
+        self.check()
+        return min(step_timeout, self.remaining())"""
+_WAIT_CHECK = "            if wait >= deadline.remaining():"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- lab03.run-deadline-stops-loop
+    _lab03(
+        "no-deadline-anywhere",
+        "lab03.run-deadline-stops-loop",
+        "computes a timeout from the time left but never checks the deadline itself: at the "
+        "deadline the loop goes on with a zero timeout",
+        (_LOOP_CHECK, "        while True:\n"),
+        (_TIMEOUT_CHECK, "        return min(step_timeout, self.remaining())"),
+    ),
+    _lab03(
+        "deadline-checked-after-the-request",
+        "lab03.run-deadline-stops-loop",
+        "checks the deadline after each answer instead of before each request",
+        (_LOOP_CHECK, "        while True:\n"),
+        (_TIMEOUT_CHECK, "        return min(step_timeout, self.remaining())"),
+        ("            run.steps += 1\n", "            run.steps += 1\n            deadline.check()\n"),
+    ),
+    # -- lab03.deadline-exceeded-recorded
+    _lab03(
+        "budget-error-escapes",
+        "lab03.deadline-exceeded-recorded",
+        "lets the deadline error propagate out of run_agent: the run is left 'running'",
+        ("    except BudgetExceeded as exhausted:\n",
+         "    except BudgetExceeded as exhausted:\n        raise\n"),
+    ),
+    _lab03(
+        "generic-deadline-error",
+        "lab03.deadline-exceeded-recorded",
+        "raises a plain RuntimeError when the deadline passes: nobody can tell it from a bug",
+        ("            raise DeadlineExceeded()", '            raise RuntimeError("deadline exceeded")'),
+    ),
+    _lab03(
+        "progress-dropped-on-failure",
+        "lab03.deadline-exceeded-recorded",
+        "resets the conversation when the run fails, losing the work done",
+        ("    run.state = TaskState.FAILED\n",
+         "    run.state = TaskState.FAILED\n    del run.messages[2:]\n    run.steps = 0\n"),
+    ),
+    # -- lab03.step-timeout-sent
+    _lab03(
+        "no-request-timeout",
+        "lab03.step-timeout-sent",
+        "sends the request without a timeout: the OpenAI client's 10-minute default applies",
+        ("                timeout=timeout,\n", ""),
+    ),
+    _lab03(
+        "timeout-is-the-time-left",
+        "lab03.step-timeout-sent",
+        "gives each request all the time left in the run, ignoring the step timeout",
+        ("        return min(step_timeout, self.remaining())", "        return self.remaining()"),
+    ),
+    # -- lab03.timeout-shrinks-to-budget
+    _lab03(
+        "constant-step-timeout",
+        "lab03.timeout-shrinks-to-budget",
+        "sends the step timeout as it is, even when less time is left in the run",
+        ("        return min(step_timeout, self.remaining())", "        return step_timeout"),
+    ),
+    # -- lab03.child-deadline-min
+    _lab03(
+        "child-ignores-its-parent",
+        "lab03.child-deadline-min",
+        "the child takes its own timeout and forgets the parent's deadline",
+        ("return Deadline(min(self.at, self.clock() + seconds), clock=self.clock)",
+         "return Deadline(self.clock() + seconds, clock=self.clock)"),
+    ),
+    _lab03(
+        "child-takes-the-later",
+        "lab03.child-deadline-min",
+        "'the child needs its time': the later of the two deadlines wins",
+        ("return Deadline(min(self.at, self.clock() + seconds), clock=self.clock)",
+         "return Deadline(max(self.at, self.clock() + seconds), clock=self.clock)"),
+    ),
+    # -- lab03.retry-respects-deadline
+    _lab03(
+        "sleeps-through-the-deadline",
+        "lab03.retry-respects-deadline",
+        "waits the backoff whatever the time left, and finds out after the sleep",
+        (_WAIT_CHECK, "            if False:"),
+    ),
+    _lab03(
+        "server-delay-not-checked",
+        "lab03.retry-respects-deadline",
+        "checks the computed backoff against the time left but trusts the server's delay",
+        (_WAIT_CHECK, "            if requested is None and wait >= deadline.remaining():"),
+    ),
+    # -- lab03.llm-timeout-handled
+    _lab03(
+        "timeouts-not-retried",
+        "lab03.llm-timeout-handled",
+        "'a timeout means the model is down': APITimeoutError is raised at once",
+        ("            if not is_transient(error):",
+         "            if type(error).__name__ == 'APITimeoutError' or not is_transient(error):"),
+    ),
+    # -- lab03.budget-enforced
+    _lab03(
+        "steps-off-by-one",
+        "lab03.budget-enforced",
+        "stops only once steps exceed max_steps: one turn too many",
+        ("if run.steps >= budget.max_steps:", "if run.steps > budget.max_steps:"),
+    ),
+    _lab03(
+        "tokens-never-counted",
+        "lab03.budget-enforced",
+        "declares max_llm_tokens but never adds up the responses' usage",
+        ("                run.llm_tokens += completion.usage.total_tokens",
+         "                pass"),
+    ),
+    _lab03(
+        "prompt-tokens-only",
+        "lab03.budget-enforced",
+        "counts the prompt's tokens and forgets the completion's",
+        ("run.llm_tokens += completion.usage.total_tokens",
+         "run.llm_tokens += completion.usage.prompt_tokens"),
+    ),
+)
