@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import httpx
-import respx
 import openai
 import pytest
+import respx
 
 from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools, ToolFailure, UnknownTool
 from labs.kit.fake_llm import FakeLLM, connect_error, failure, reply, timeout, tool_call
+from labs.kit.notebook import load_lab
 
 PROMPT = [{"role": "user", "content": "hi"}]
 
@@ -132,3 +135,50 @@ def test_unmocked_hosts_are_not_reached():
         with pytest.raises(respx.models.AllMockedAssertionError, match="not mocked"):
             httpx.get("https://example.com/")
     assert llm.requests == []
+
+
+@pytest.fixture
+def restore_labs(monkeypatch):
+    """Whatever a test points ``labs`` at, the stubs are what the next test finds."""
+    yield monkeypatch
+    monkeypatch.setenv("LAB_IMPL", "labs")
+    load_lab("lab01_retry")
+
+
+def test_load_lab_gives_the_reference_of_every_lab_with_solutions(restore_labs):
+    restore_labs.setenv("LAB_IMPL", "solutions")
+    lab03 = load_lab("lab03_deadlines")
+    lab01 = sys.modules["labs.lab01_retry"]
+    assert Path(lab03.__file__).parent.name == "solutions"
+    assert Path(lab01.__file__).parent.name == "solutions"  # what lab 03 imports, too
+    assert lab03.backoff_delay is lab01.backoff_delay
+
+
+def test_load_lab_gives_the_students_modules_by_default(restore_labs):
+    restore_labs.setenv("LAB_IMPL", "solutions")
+    load_lab("lab03_deadlines")
+    restore_labs.delenv("LAB_IMPL")
+    lab03 = load_lab("lab03_deadlines")
+    assert Path(lab03.__file__).parent.name == "labs"
+    assert Path(sys.modules["labs.lab01_retry"].__file__).parent.name == "labs"
+    with pytest.raises(NotImplementedError, match="is_transient"):
+        lab03.is_transient(TimeoutError())
+
+
+def test_load_lab_refuses_an_unknown_implementation(restore_labs):
+    restore_labs.setenv("LAB_IMPL", "solution")
+    with pytest.raises(ValueError, match="LAB_IMPL='solution' is not a known implementation"):
+        load_lab("lab01_retry")
+
+
+def test_devops_tools_take_their_time_on_the_frozen_clock():
+    with FrozenClock() as clock:
+        tools = DevOpsTools(clock=clock, durations={"apply_deploy": 180.0})
+        tools.check_disk()
+        tools.fail_next("apply_deploy")
+        with pytest.raises(ToolFailure):
+            tools.apply_deploy("web", "2")
+        tools.apply_deploy("web", "2")
+        assert clock.elapsed() == 360.0 and clock.sleeps == []
+    with pytest.raises(ValueError, match="durations need the frozen clock"):
+        DevOpsTools(durations={"verify": 1.0})

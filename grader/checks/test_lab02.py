@@ -205,7 +205,8 @@ def test_same_call_same_key(observe):
     )
     assert keys["stable"], (
         "the same calls got other keys an hour later on the clock, with the random module "
-        "reseeded: the key depends on the time or on randomness"
+        "reseeded and hash() salting strings as another process would: the key depends on "
+        "the time, on randomness or on hash()"
     )
 
 
@@ -293,6 +294,19 @@ def test_failed_action_runs_again(observe):
     )
     assert third.get("returned") == "charged on attempt 2", (
         f"once it succeeded, the same key again: {shown[2]}; expected the stored result"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_interrupted_action_runs_again(observe):
+    seen = observe("failure_not_cached")
+    first, second = seen["after_interrupt"]
+    assert first.get("raised", {}).get("expected_type") and second.get("returned") == (
+        "exported after the interrupt"
+    ), (
+        f"an action interrupted by KeyboardInterrupt, then the same key again: "
+        f"{raised_type(first)}, then {raised_type(second)}; expected the interrupt to pass "
+        "through and the second call to run the action (release the key whatever was raised)"
     )
 
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import itertools
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from grader.observe import ScenarioAbort, describe_error, outcome, plain, type_name
+from grader.observe import describe_error, outcome, plain, type_name
 from grader.scenarios import Registry
 from labs.kit.agent import run_agent, start_messages
 from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools, ToolFailure
 from labs.kit.fake_llm import FakeLLM, reply, tool_call
 from labs.kit.keystore import KeyRecord, MemoryKeyStore
+from labs.kit.race import LinedUpKeyStore, LinedUpTaskStore, race
 from labs.kit.tasks import MemoryTaskStore, Task, TaskState
 
 SCENARIOS = Registry()
@@ -206,10 +209,26 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _hash_as_in_another_process(lab: ModuleType) -> Iterator[None]:
+    """Inside, the submission's ``hash()`` gives other values for the same strings, as it
+    does in every new interpreter (``PYTHONHASHSEED``): a key built on it changes."""
+    missing = object()
+    own = lab.__dict__.get("hash", missing)
+    lab.hash = lambda value: builtins.hash(("another process", value))
+    try:
+        yield
+    finally:
+        if own is missing:
+            del lab.hash
+        else:
+            lab.hash = own
+
+
 @SCENARIOS.scenario
 def key_determinism(lab: ModuleType) -> dict[str, Any]:
-    """Keys of the same and of different calls, at other times and random states; and which
-    calls the executor runs again."""
+    """Keys of the same and of different calls, at another time, random state and string
+    hash; and which calls the executor runs again."""
     args = '{"service":"web","version":"2.4.1"}'
 
     def key(task_id: str, tool: str, arguments: Any) -> Any:
@@ -234,7 +253,8 @@ def key_determinism(lab: ModuleType) -> dict[str, Any]:
             first = keys()
             clock.advance(3600.0)
             random.seed(12)
-            later = keys()
+            with _hash_as_in_another_process(lab):
+                later = keys()
         is_text = all(type(v) is str and v for v in [*first.values(), *later.values()])
         same = {name: first[name] == first["base"] for name in first if name != "base"}
         canonical = [plain(lab.canonical_arguments(text)) for text in
@@ -295,8 +315,8 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
-    """An action that fails once and then works, under one key; and a deploy that fails
-    once, through the executor."""
+    """An action that fails once and then works, under one key; one interrupted once
+    (KeyboardInterrupt); and a deploy that fails once, through the executor."""
     keys, attempts = MemoryKeyStore(), []
 
     def flaky() -> str:
@@ -309,6 +329,19 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         outcome(lambda: lab.run_once(keys, "idem-7", "charge:5", flaky),
                 describe=lambda e: _raised(e, ToolFailure))
         for _ in range(3)
+    ]
+    interrupted = []
+
+    def interrupted_once() -> str:
+        interrupted.append(len(interrupted) + 1)
+        if len(interrupted) == 1:
+            raise KeyboardInterrupt
+        return "exported after the interrupt"
+
+    after_interrupt = [
+        outcome(lambda: lab.run_once(keys, "idem-8", "export:all", interrupted_once),
+                describe=lambda e: _raised(e, KeyboardInterrupt))
+        for _ in range(2)
     ]
     tools = DevOpsTools()
     tools.fail_next("apply_deploy")
@@ -325,79 +358,27 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
     return {
         "calls": calls,
         "attempts": len(attempts),
+        "after_interrupt": after_interrupt,
+        "interrupted_runs": len(interrupted),
         "executor": executor,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
     }
 
 
-class _Rendezvous:
-    """Holds each thread's first read until the other thread has read too.
-
-    Both racers then see the state as it was before either wrote, every time: an
-    implementation that reads, decides, then writes runs the work twice on every round,
-    while one that claims with a single atomic operation is not slowed down at all.
-    """
-
-    def __init__(self) -> None:
-        self._barrier = threading.Barrier(2, timeout=1.0)
-        self._met = threading.local()
-
-    def meet(self) -> None:
-        if getattr(self._met, "done", False):
-            return
-        self._met.done = True
-        try:
-            self._barrier.wait()
-        except threading.BrokenBarrierError:
-            pass  # the other thread never reads: nothing to line up with
-
-
-class _RacingTaskStore(MemoryTaskStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rendezvous = _Rendezvous()
-
-    def get(self, task_id: str) -> Task | None:
-        found = super().get(task_id)
-        self.rendezvous.meet()
-        return found
-
-
-class _RacingKeyStore(MemoryKeyStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rendezvous = _Rendezvous()
-
-    def get(self, key: str) -> KeyRecord | None:
-        found = super().get(key)
-        self.rendezvous.meet()
-        return found
-
-
 def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str, Any]:
-    """``call`` in two threads released together; what each got, or ``hung``."""
-    start = threading.Barrier(2)
-    results: list[Any] = [None, None]
-    aborts: list[ScenarioAbort] = []
-
-    def racer(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = outcome(call, describe=lambda e: _raised(e, in_progress))
-        except ScenarioAbort as abort:
-            aborts.append(abort)
-
-    threads = [threading.Thread(target=racer, args=(i,), daemon=True) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(RACE_JOIN)
-    if aborts:
-        raise aborts[0]
-    if any(thread.is_alive() for thread in threads):
+    """``call`` in two threads released together, each thread's first read lined up with
+    the other's; what each got, or ``hung``."""
+    finishes = race(call, join=RACE_JOIN)
+    if finishes is None:
         return {"hung": True}
-    return {"hung": False, "outcomes": results}
+    return {
+        "hung": False,
+        "outcomes": [
+            outcome(finish.unwrap, describe=lambda e: _raised(e, in_progress))
+            for finish in finishes
+        ],
+    }
 
 
 @SCENARIOS.scenario
@@ -407,7 +388,7 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
     tasks, keys = [], []
     ticks = itertools.count(1)
     for round_ in range(RACE_ROUNDS):
-        store = _RacingTaskStore()
+        store = LinedUpTaskStore()
         task = Task(id=f"task-race-{round_}", user_input="deploy web", created_at=0.0,
                     updated_at=0.0)
         store.save(task)
@@ -418,7 +399,7 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
         if raced["hung"]:
             break
     for _ in range(RACE_ROUNDS):
-        store_keys = _RacingKeyStore()
+        store_keys = LinedUpKeyStore()
         work = _Work(None, 0.003, "charged 5 EUR")
         raced = _race(lambda: lab.run_once(store_keys, "idem-race", "charge:5", lambda: work(None)),
                       lab.KeyInProgress)

@@ -51,18 +51,6 @@ def _run_fields(run: AgentRun) -> dict[str, Any]:
     }
 
 
-class _SlowTools(DevOpsTools):
-    """DevOps tools where some tools take simulated time."""
-
-    def __init__(self, clock: FrozenClock, seconds: dict[str, float]) -> None:
-        super().__init__()
-        self.clock, self.seconds = clock, seconds
-
-    def run(self, name: str, arguments: Any = None) -> str:
-        self.clock.advance(self.seconds.get(name, 0.0))
-        return super().run(name, arguments)
-
-
 def _agent(
     lab: ModuleType,
     script: Sequence[Step],
@@ -75,7 +63,7 @@ def _agent(
     """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock."""
     with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
         run = AgentRun.start(GOAL, budget)
-        tools = _SlowTools(clock, slow_tools or {})
+        tools = DevOpsTools(clock=clock, durations=slow_tools)
         seen = outcome(
             lambda: lab.run_agent(
                 llm.client(), run, tools, step_timeout=step_timeout,

@@ -18,6 +18,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from labs.kit.clock import FrozenClock
+
 #: The tools whose repetition does harm: a second run is a duplicate in the world.
 SIDE_EFFECTS = frozenset({"clean_logs", "build_config", "apply_deploy"})
 
@@ -66,12 +68,26 @@ class DevOpsTools:
 
     ``disk_percent`` falls when logs are cleaned; ``deployed`` holds the versions applied,
     in order (a duplicate deploy shows up as a repeated entry).
+
+    Tools take no time unless told to: with a frozen ``clock`` and ``durations`` (seconds
+    per tool name, e.g. ``{"apply_deploy": 180}``), each run of a tool moves the clock on by
+    its duration, failed runs included.
     """
 
-    def __init__(self, *, disk_percent: int = 95) -> None:
+    def __init__(
+        self,
+        *,
+        disk_percent: int = 95,
+        clock: FrozenClock | None = None,
+        durations: Mapping[str, float] | None = None,
+    ) -> None:
         self.calls: Counter[str] = Counter()
         self.disk_percent = disk_percent
         self.deployed: list[str] = []
+        self.clock = clock
+        self.durations = dict(durations or {})
+        if self.durations and clock is None:
+            raise ValueError("tool durations need the frozen clock they pass on")
         self._failures: dict[str, deque[Exception]] = {}
 
     # -- the tools -----------------------------------------------------------------------
@@ -148,6 +164,8 @@ class DevOpsTools:
 
     def _enter(self, name: str) -> None:
         self.calls[name] += 1
+        if self.clock is not None and self.durations.get(name):
+            self.clock.advance(self.durations[name])
         queue = self._failures.get(name)
         if queue:
             raise queue.popleft()

@@ -3,7 +3,7 @@
 A notebook runs against the student's modules in ``labs/`` or against the reference ones in
 ``solutions/``, chosen by the environment variable ``LAB_IMPL``::
 
-    lab = load_lab("lab01_retry")        # labs.lab01_retry, freshly reloaded
+    lab = load_lab("lab01_retry")        # labs.lab01_retry (yours, or the reference), reloaded
 
 A run on the fake LLM and the frozen clock is captured while both are active, then printed
 or drawn (``labs.kit.plots.timeline``) after they have stopped::
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import importlib.util
 import math
 import os
 import sys
@@ -29,6 +30,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, NamedTuple
 from unittest import mock
@@ -68,21 +70,54 @@ def implementation() -> str:
 
 
 def load_lab(module_name: str) -> ModuleType:
-    """Import ``<LAB_IMPL>.<module_name>`` and reload it, so edits made since are picked up.
+    """Import ``labs.<module_name>`` from the chosen implementation, reloaded so that edits
+    made since are picked up.
 
-    ``load_lab("lab01_retry")`` is ``labs.lab01_retry`` by default and
-    ``solutions.lab01_retry`` with ``LAB_IMPL=solutions``. Reloading makes new class
-    objects: an exception raised by an older load is not an instance of the reloaded
-    module's class, so call ``load_lab`` again rather than mixing loads.
+    With ``LAB_IMPL=labs`` (the default) that is the student's module under ``labs/``; with
+    ``LAB_IMPL=solutions``, the reference solution of the same name. The choice holds for
+    every lab module, not only the one asked for: a lab that imports an earlier one (lab 03
+    imports ``labs.lab01_retry``) gets the reference of that one too, as the grader gives
+    it. Reloading makes new class objects: an exception raised by an older load is not an
+    instance of the reloaded module's class, so call ``load_lab`` again rather than mixing
+    loads.
     """
     if not module_name.isidentifier():
         raise ValueError(f"{module_name!r} is not a module name (expected e.g. 'lab01_retry')")
-    qualified = f"{implementation()}.{module_name}"
+    _resolve_labs_from(implementation())
+    qualified = f"labs.{module_name}"
     importlib.invalidate_caches()
     module = sys.modules.get(qualified)
     if module is None:
         return importlib.import_module(qualified)
     return importlib.reload(module)
+
+
+def _resolve_labs_from(impl: str) -> None:
+    """Make ``labs.labNN_*`` resolve to ``impl``'s modules; ``labs.kit`` stays the kit.
+
+    The reference solutions are put first on the ``labs`` package's search path, and any
+    lab module already imported from the other folder is forgotten.
+    """
+    import labs
+
+    stubs = Path(labs.__file__).resolve().parent
+    first = _solutions_folder() if impl == "solutions" else stubs
+    labs.__path__[:] = list(dict.fromkeys([str(first), str(stubs)]))
+    for name, module in list(sys.modules.items()):
+        if name.startswith("labs.lab") and "." not in name[len("labs."):]:
+            origin = getattr(module, "__file__", None)
+            if origin is None or Path(origin).resolve().parent != first:
+                del sys.modules[name]
+
+
+def _solutions_folder() -> Path:
+    spec = importlib.util.find_spec("solutions")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"{IMPL_VARIABLE}=solutions needs the reference solutions, and this copy of the "
+            "kit has none: unset it to run your own labs/"
+        )
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 # -- the optional real endpoint ---------------------------------------------------------

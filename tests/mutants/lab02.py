@@ -127,6 +127,13 @@ MUTANTS: tuple[Mutant, ...] = (
          "[tool_name, canonical_arguments(arguments)]"),
     ),
     _lab02(
+        "key-from-python-hash",
+        "lab02.key-is-deterministic",
+        "hash() of the call: the same in this process, another in the next one",
+        ('return hashlib.sha256(material.encode("utf-8")).hexdigest()',
+         "return str(hash(material))"),
+    ),
+    _lab02(
         "parts-run-together",
         "lab02.key-is-deterministic",
         "concatenates the parts with nothing between them, so different calls can collide",
@@ -154,6 +161,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "lab02.failure-not-cached",
         "never releases the key when the action raises: every later call is 'in progress'",
         ("        keys.delete(key)\n        raise", "        raise"),
+    ),
+    _lab02(
+        "claim-kept-on-interrupt",
+        "lab02.failure-not-cached",
+        "releases the key on Exception only: after a Ctrl-C the key stays 'in progress'",
+        ("    except BaseException:\n        keys.delete(key)", "    except Exception:\n        keys.delete(key)"),
     ),
     _lab02(
         "error-stored-as-result",

@@ -41,6 +41,8 @@ MAX_REQUESTS = 60
 MAX_SLEEPS = 60
 MAX_CALLS = 60
 TOLERANCE = 1e-3
+#: The item column of a verdict line: the longest item name, and two spaces.
+ITEM_WIDTH = 28
 
 Check = Callable[[ModuleType | None], bool]
 
@@ -107,11 +109,11 @@ def guarded_sleep(clock: FrozenClock) -> Callable[[float], None]:
 def verdict(item: str, problems: list[str], figures: str) -> bool:
     """Print ``PASS  item  figures`` or ``FAIL  item  first problem``; True on a pass."""
     if problems:
-        print(f"FAIL  {item:<26}{problems[0]}")
+        print(f"FAIL  {item:<{ITEM_WIDTH}}{problems[0]}")
         for more in problems[1:]:
-            print(f"      {'':<26}{more}")
+            print(f"      {'':<{ITEM_WIDTH}}{more}")
         return False
-    print(f"PASS  {item:<26}{figures}")
+    print(f"PASS  {item:<{ITEM_WIDTH}}{figures}")
     return True
 
 
