@@ -1,4 +1,5 @@
-"""Pictures for the notebooks: timelines of requests and waits, the load on a server.
+"""Pictures for the notebooks: timelines of requests and waits, the load on a server, and
+how a run spends its time budget (:func:`budget`).
 
 Every helper returns a :class:`KitFigure` (a matplotlib ``Figure`` that is not registered
 with pyplot): the last expression of a notebook cell shows it once, as a PNG, and nothing is
@@ -14,6 +15,7 @@ same machine gets the same bytes.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from labs.kit.fake_llm import RecordedRequest
 from labs.kit.notebook import Run, seconds
 
 #: Colours from the Okabe-Ito palette (readable with colour-blindness), and marker shapes
@@ -204,3 +207,209 @@ def load(
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+# -- the budget of a run ------------------------------------------------------------------
+
+DEADLINE_COLOUR = "#000000"
+RUN_END_COLOUR = "#666666"
+TIME_LEFT_COLOUR = "#0072B2"
+ALLOWANCE_HATCH = "////"
+TIME_TAKEN_COLOUR = "#555555"
+
+
+def budget(
+    run: Run,
+    *,
+    deadline: float,
+    step_timeout: float | None = None,
+    title: str | None = None,
+    width: float = 9.0,
+) -> KitFigure:
+    """How one run spends its time budget: two panels on one time axis (the frozen clock).
+
+    ``deadline`` is where the run's deadline lies, in seconds on the clock (a run that
+    starts with the clock and may take 300 s: 300); ``step_timeout``, when given, is drawn
+    as a level line.
+
+    - Top, one row per request, the first on top, labelled with its outcome and timeout:
+      a hatched bar from its arrival for the timeout it carried (its read timeout; a
+      request without one reaches the right edge), and over it a solid bar for the time it
+      took: until the next event (a wait, the next request or the end of the run), but
+      never longer than its timeout (time spent after that went into something else, such
+      as a tool), in the colour of its outcome, with the outcome's marker at its arrival.
+      The waits after it sit on its row, labelled with their length; a wait that no
+      request followed is hatched in another colour, as in :func:`timeline`.
+    - Bottom, the budget: the seconds left until the deadline, falling to 0, and at each
+      request's arrival a stem as tall as its timeout. A stem that rises above the line is
+      a request allowed to outlive the run. A dot on the line says how much was left when
+      the run ended (or how far past the deadline it went).
+
+    The deadline is a dashed line and the end of the run a dotted one, across both panels.
+    """
+    requests = [request for request in run.requests if request.at is not None]
+    arrivals = [request.at for request in run.requests if request.at is not None]
+    timeouts = [_read_timeout(request) for request in requests]
+    ends = [at + timeout for at, timeout in zip(arrivals, timeouts) if timeout is not None]
+    right = max([1.0, deadline, run.end, *ends])
+    window = (-0.03 * right, 1.03 * right)
+    rows = max(len(requests), 1)
+    fig = KitFigure(figsize=(width, 2.9 + 0.5 * rows), dpi=DPI)
+    top, bottom = fig.subplots(
+        2, 1, sharex=True,
+        gridspec_kw={"height_ratios": [0.6 + 0.5 * rows, 1.9], "hspace": 0.35},
+    )
+    seen: dict[str, tuple[str, str, str]] = {}
+    late_wait = _draw_requests(top, run, requests, arrivals, timeouts, window[1], seen)
+    labels = [
+        f"#{number}  {request.outcome}\n{_timeout_text(timeout)}"
+        for number, (request, timeout) in enumerate(zip(requests, timeouts), start=1)
+    ]
+    top.set_yticks(range(rows), list(reversed(labels)) or [""])
+    top.set_ylim(-0.7, rows - 0.3)
+    top.tick_params(axis="y", length=0)
+    top.spines["left"].set_visible(False)
+    top.set_title("each request: the timeout it carried, and the time it took", fontsize=9,
+                  loc="left")
+    _draw_time_left(bottom, run, requests, arrivals, timeouts, deadline, step_timeout,
+                    window[1])
+    bottom.set_ylim(0, 1.15 * max([deadline, step_timeout or 0.0, *filter(None, timeouts)]))
+    bottom.set_ylabel("seconds")
+    bottom.set_xlabel("seconds on the frozen clock")
+    bottom.set_title("the budget: the seconds left, and each request's timeout", fontsize=9,
+                     loc="left")
+    for ax in (top, bottom):
+        ax.set_xlim(*window)
+        ax.axvline(deadline, color=DEADLINE_COLOUR, linestyle="--", linewidth=1.3, zorder=4)
+        ax.axvline(run.end, color=RUN_END_COLOUR, linestyle=":", linewidth=1.5, zorder=4)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    fig.legend(
+        handles=_budget_legend(run, deadline, seen, late_wait)
+        + bottom.get_legend_handles_labels()[0],
+        loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, frameon=False, fontsize=8.5,
+    )
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _read_timeout(request: RecordedRequest) -> float | None:
+    """The read timeout a request carried; None when it had none."""
+    value = request.timeout.get("read")
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _timeout_text(timeout: float | None) -> str:
+    return "no timeout" if timeout is None else f"timeout {seconds(timeout)}"
+
+
+def _draw_requests(
+    ax: Axes,
+    run: Run,
+    requests: Sequence[RecordedRequest],
+    arrivals: Sequence[float],
+    timeouts: Sequence[float | None],
+    right: float,
+    seen: dict[str, tuple[str, str, str]],
+) -> bool:
+    """Draw the rows of the top panel; True when a wait came after the last request."""
+    rows, height = max(len(requests), 1), 0.56
+    for index, (request, timeout) in enumerate(zip(requests, timeouts)):
+        y, at = rows - 1 - index, arrivals[index]
+        style = outcome_style(request.outcome)
+        seen[style[2]] = style
+        colour, marker, _ = style
+        allowed = timeout if timeout is not None else right - at
+        ax.broken_barh([(at, allowed)], (y - height / 2, height), facecolor="white",
+                       edgecolor=colour, hatch=ALLOWANCE_HATCH, linewidth=0.8, zorder=2)
+        nxt = min([run.end, *arrivals[index + 1:],
+                   *(wait.start for wait in run.waits if wait.start >= at - 1e-6)])
+        took = min(nxt - at, allowed)
+        if took > 0:
+            ax.broken_barh([(at, took)], (y - height / 2, height), facecolor=colour,
+                           edgecolor=colour, linewidth=0.8, zorder=3)
+        ax.plot([at], [y], marker=marker, color=colour, markersize=9, markeredgecolor="white",
+                linestyle="none", zorder=5)
+    late = run.waits_after_last()
+    for wait in run.waits:
+        row = max([0, *(i for i, at in enumerate(arrivals) if at <= wait.start + 1e-6)])
+        y, is_late = rows - 1 - row, wait in late
+        ax.broken_barh(
+            [(wait.start, wait.seconds)], (y - 0.14, 0.28),
+            facecolor=LATE_WAIT_COLOUR if is_late else _wait_colour(wait.via),
+            edgecolor="white", hatch="//" if is_late else None, linewidth=0.5, zorder=3,
+        )
+        ax.text(wait.start + wait.seconds / 2, y - height / 2 - 0.04, seconds(wait.seconds),
+                ha="center", va="top", fontsize=7.5,
+                color="#7a2e5c" if is_late else "#1f4e79", clip_on=True)
+    return bool(late)
+
+
+def _draw_time_left(
+    ax: Axes,
+    run: Run,
+    requests: Sequence[RecordedRequest],
+    arrivals: Sequence[float],
+    timeouts: Sequence[float | None],
+    deadline: float,
+    step_timeout: float | None,
+    right: float,
+) -> None:
+    """Draw the bottom panel: the seconds left, the step timeout, a stem per request."""
+    xs, ys = [0.0, deadline, right], [deadline, 0.0, 0.0]
+    ax.fill_between(xs, ys, color=TIME_LEFT_COLOUR, alpha=0.12, linewidth=0)
+    ax.plot(xs, ys, color=TIME_LEFT_COLOUR, linewidth=1.6, label="seconds left until the deadline")
+    if step_timeout is not None:
+        ax.axhline(step_timeout, color=TIME_TAKEN_COLOUR, linestyle="-.", linewidth=1.0,
+                   label=f"step timeout {seconds(step_timeout)}")
+    for request, at, timeout in zip(requests, arrivals, timeouts):
+        if timeout is None:
+            continue
+        colour, marker, _ = outcome_style(request.outcome)
+        ax.vlines(at, 0, timeout, color=colour, linewidth=2.0, zorder=3)
+        ax.plot([at], [timeout], marker=marker, color=colour, markersize=8,
+                markeredgecolor="white", linestyle="none", zorder=4)
+    ax.plot([], [], color=TIME_TAKEN_COLOUR, marker="o", linewidth=2.0,
+            label="a request's timeout, at its arrival")
+    left = deadline - run.end
+    note = f"{seconds(left)} left" if left >= 0 else f"{seconds(-left)} past the deadline"
+    ax.plot([run.end], [max(left, 0.0)], marker="o", color=TIME_LEFT_COLOUR, markersize=6,
+            zorder=5)
+    near_edge = run.end > 0.8 * right
+    ax.annotate(note, (run.end, max(left, 0.0)), xytext=(-6 if near_edge else 6, 6),
+                textcoords="offset points", ha="right" if near_edge else "left", fontsize=8,
+                color=TIME_LEFT_COLOUR, zorder=6,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0, "alpha": 0.85})
+
+
+def _budget_legend(
+    run: Run, deadline: float, seen: dict[str, tuple[str, str, str]], late_wait: bool
+) -> list[Any]:
+    """The legend of the top panel and the lines across both: outcomes, bars, waits."""
+    handles: list[Any] = [
+        Line2D([], [], color=colour, marker=marker, linestyle="none", markersize=8, label=label)
+        for colour, marker, label in sorted(seen.values(), key=_legend_order)
+    ]
+    handles += [
+        Patch(facecolor="white", edgecolor=TIME_TAKEN_COLOUR, hatch=ALLOWANCE_HATCH,
+              label="its timeout: the time it may take"),
+        Patch(facecolor=TIME_TAKEN_COLOUR, label="the time it took"),
+    ]
+    vias = {wait.via for wait in run.waits}
+    if "sleep" in vias:
+        handles.append(Patch(color=WAIT_COLOUR, label="wait: the sleep passed in"))
+    if "time.sleep" in vias:
+        handles.append(Patch(color=INNER_WAIT_COLOUR, label="wait: time.sleep (inside the client)"))
+    if late_wait:
+        handles.append(Patch(facecolor=LATE_WAIT_COLOUR, hatch="//", edgecolor="white",
+                             label="wait after the last request"))
+    handles += [
+        Line2D([], [], color=DEADLINE_COLOUR, linestyle="--",
+               label=f"deadline {seconds(deadline)}"),
+        Line2D([], [], color=RUN_END_COLOUR, linestyle=":", linewidth=1.5,
+               label=f"end of the run {seconds(run.end)}"),
+    ]
+    return handles
