@@ -259,14 +259,15 @@ LABS: tuple[Lab, ...] = (
         id="lab04",
         module="lab04_persistence",
         title="Persistence and resume",
+        uses=("lab02",),
         items=(
             Item(
                 "lab04.survives-restart",
                 "State saved by one store is read back intact by a fresh one",
                 "Symptom: a fresh store on the same path misses the task, or reads a field back "
-                "changed (a datetime as a string or without its time zone, a state as a plain "
-                "string). Cause: state is kept only in memory (the seed's mistake 4), or "
-                "loading does not turn every field back into its type. Look at your "
+                "changed (a timestamp rounded, a state as a plain string, the conversation "
+                "gone). Cause: state is kept only in memory (the seed's mistake 4), or saving "
+                "and loading do not carry every field with its type. Look at your "
                 "serialisation round trip.",
             ),
             Item(
@@ -323,10 +324,10 @@ LABS: tuple[Lab, ...] = (
                 "lab04.kill-9-resume",
                 "After SIGKILL at any step a fresh process resumes; effects happen once",
                 "Symptom: after the child is killed with SIGKILL and a fresh process resumes, "
-                "a side effect is missing or happened twice. Cause: the effect is not guarded "
-                "by a durable idempotency record, or progress sat in a buffer never flushed to "
-                "disk. No finally block or atexit handler runs on SIGKILL: only what is "
-                "already on disk counts.",
+                "a side effect is missing or happened twice. Cause: a call resent after the "
+                "crash goes without its idempotency key, so the server cannot tell it from a "
+                "new one; or progress was kept in memory or saved only at the end. No finally "
+                "block or atexit handler runs on SIGKILL: only what is already on disk counts.",
             ),
         ),
     ),

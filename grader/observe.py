@@ -92,10 +92,23 @@ def outcome(
     checks decide what they mean.
     """
     try:
-        value = call()
-    except NotImplementedError as error:
-        message = describe_error(error)["message"] or "a stub"
-        raise ScenarioAbort(f"not implemented: {message}") from None
+        value = required(call)
+    except ScenarioAbort:
+        raise
     except BaseException as error:  # noqa: BLE001 - every escape is an observation
         return {"raised": describe(error)}
     return {"returned": keep(value)}
+
+
+def required(call: Callable[[], Any]) -> Any:
+    """``call()``, for a step the scenario cannot go on without: ``NotImplementedError``
+    aborts the scenario, anything else propagates."""
+    try:
+        return call()
+    except NotImplementedError as error:
+        raise not_implemented(describe_error(error)["message"]) from None
+
+
+def not_implemented(what: str) -> ScenarioAbort:
+    """The abort for a stub that raised ``NotImplementedError(what)``."""
+    return ScenarioAbort(f"not implemented: {what or 'a stub'}")

@@ -102,6 +102,9 @@ def grade(
     collector = _Collector()
     if built:
         args = [str(CHECKS / f"test_{lab.id}.py") for lab in built]
+        # The checks' own configuration, wherever the grader is started from (pytest would
+        # otherwise take the repository's pyproject.toml when run from its root).
+        args += ["-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS)]
         args += ["-q", "--no-header", "-p", "no:cacheprovider", "--impl", str(impl.resolve())]
         if scenario_timeout is not None:
             args += ["--scenario-timeout", str(scenario_timeout)]

@@ -14,8 +14,10 @@ number), so a second run shows in what the model is told, not only in the counte
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from labs.kit.clock import FrozenClock
@@ -72,6 +74,18 @@ class DevOpsTools:
     Tools take no time unless told to: with a frozen ``clock`` and ``durations`` (seconds
     per tool name, e.g. ``{"apply_deploy": 180}``), each run of a tool moves the clock on by
     its duration, failed runs included.
+
+    **Idempotency keys.** Like a payment API, the server honours an idempotency key sent
+    with a call (:meth:`run`, :meth:`execute`): the first call under a key runs and its
+    reply is kept; a later call under the same key gets that reply again without running
+    anything (counted in ``replays``). The same key for another call is a ValueError.
+
+    **A server that outlives the agent.** With ``journal`` (a file path) every side effect
+    is appended to that file, flushed and synced to disk before the tool returns; a new
+    ``DevOpsTools`` on the same journal starts from the world as it was left: its
+    ``deployed``, disk, side-effect counts and the replies kept under idempotency keys.
+    ``after_effect``, called with the tool's name once a side effect is on record and
+    before the reply goes back, is the place to simulate a crash that loses the reply.
     """
 
     def __init__(
@@ -80,15 +94,24 @@ class DevOpsTools:
         disk_percent: int = 95,
         clock: FrozenClock | None = None,
         durations: Mapping[str, float] | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        after_effect: Callable[[str], None] | None = None,
     ) -> None:
         self.calls: Counter[str] = Counter()
         self.disk_percent = disk_percent
         self.deployed: list[str] = []
+        self.replays = 0
         self.clock = clock
         self.durations = dict(durations or {})
         if self.durations and clock is None:
             raise ValueError("tool durations need the frozen clock they pass on")
+        self.journal = Path(journal) if journal is not None else None
+        self.after_effect = after_effect
         self._failures: dict[str, deque[Exception]] = {}
+        self._kept: dict[str, tuple[str, dict[str, Any], str]] = {}
+        self._replaying = False
+        if self.journal is not None and self.journal.exists():
+            self._replay(self.journal)
 
     # -- the tools -----------------------------------------------------------------------
 
@@ -123,14 +146,37 @@ class DevOpsTools:
 
     # -- for the agent loop and the checks ---------------------------------------------------
 
-    def run(self, name: str, arguments: Mapping[str, Any] | None = None) -> str:
-        """Run the tool ``name`` with keyword ``arguments``."""
+    def run(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Run the tool ``name`` with keyword ``arguments``, honouring ``idempotency_key``."""
         tool = self._tools().get(name)
         if tool is None:
             raise UnknownTool(name)
-        return tool(**dict(arguments or {}))
+        call = dict(arguments or {})
+        if idempotency_key is not None and idempotency_key in self._kept:
+            kept_name, kept_arguments, reply = self._kept[idempotency_key]
+            if (kept_name, kept_arguments) != (name, call):
+                raise ValueError(
+                    f"idempotency key {idempotency_key} was used for {kept_name}"
+                    f"({kept_arguments}), not {name}({call})"
+                )
+            self.replays += 1
+            return reply
+        reply = tool(**call)
+        if idempotency_key is not None:
+            self._kept[idempotency_key] = (name, call, reply)
+        if name in SIDE_EFFECTS and not self._replaying:
+            self._record(name, call, idempotency_key, reply)
+            if self.after_effect is not None:
+                self.after_effect(name)
+        return reply
 
-    def execute(self, name: str, arguments: str) -> str:
+    def execute(self, name: str, arguments: str, *, idempotency_key: str | None = None) -> str:
         """Run a tool call as the model sends it: ``arguments`` is JSON text (``"{}"`` or
         empty for none). Text that is not a JSON object is a ValueError naming the tool."""
         try:
@@ -139,7 +185,7 @@ class DevOpsTools:
             raise ValueError(f"{name}: arguments are not JSON ({error})") from None
         if not isinstance(parsed, dict):
             raise ValueError(f"{name}: arguments must be a JSON object, not {arguments!r}")
-        return self.run(name, parsed)
+        return self.run(name, parsed, idempotency_key=idempotency_key)
 
     def fail_next(self, name: str, error: Exception | None = None, *, times: int = 1) -> None:
         """Make the next ``times`` runs of ``name`` raise ``error`` (a ToolFailure by
@@ -164,8 +210,40 @@ class DevOpsTools:
 
     def _enter(self, name: str) -> None:
         self.calls[name] += 1
+        if self._replaying:
+            return
         if self.clock is not None and self.durations.get(name):
             self.clock.advance(self.durations[name])
         queue = self._failures.get(name)
         if queue:
             raise queue.popleft()
+
+    # -- the journal -----------------------------------------------------------------------
+
+    def _record(self, name: str, call: dict[str, Any], key: str | None, reply: str) -> None:
+        if self.journal is None:
+            return
+        line = json.dumps({"tool": name, "arguments": call, "key": key, "reply": reply})
+        with open(self.journal, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _replay(self, journal: Path) -> None:
+        """Redo every side effect on record, silently. A last line cut short by a crash in
+        the middle of its write never happened; anything else unreadable is an error."""
+        lines = journal.read_text(encoding="utf-8").split("\n")
+        self._replaying = True
+        try:
+            for number, line in enumerate(lines, start=1):
+                if not line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    if number == len(lines):  # no newline after it: a torn last write
+                        break
+                    raise ValueError(f"{journal}: line {number} is not a journal entry") from None
+                self.run(entry["tool"], entry["arguments"], idempotency_key=entry["key"])
+        finally:
+            self._replaying = False

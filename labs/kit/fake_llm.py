@@ -27,6 +27,15 @@ and the request times out instead, as a real slow server would.
 A request that arrives after the script is used up is answered with HTTP 400 and a message
 saying so (and counted in :attr:`FakeLLM.overruns`): a clear, permanent error rather than a
 silent retry loop. Assert on :attr:`FakeLLM.requests`, never only on "an error happened".
+
+A model that answers a conversation, not a queue: with ``by_turn=True`` the step for a
+request is ``script[turn]``, where ``turn`` is how many assistant messages the request
+already holds. A restarted agent that asks again for a turn it had lost gets the same
+answer again, as a deterministic model would, and one that resumes from its saved
+conversation goes on where it stopped. Each request records its ``turn``.
+
+``before_reply`` (a callable taking the request's record) runs as each successful reply is
+about to leave the server: the place to simulate a crash that loses the reply in flight.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import json
 import math
 import ssl
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Union
@@ -156,6 +165,8 @@ class RecordedRequest:
     """The timeout the request carried: connect, read, write and pool, in seconds."""
     outcome: str = field(default="")
     """``"200"``, ``"429"`` and so on, ``"timeout"``, ``"connect"``, or ``"overrun"``."""
+    turn: int = 0
+    """How many assistant messages the request's conversation already held."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -177,12 +188,17 @@ class FakeLLM:
         *,
         clock: FrozenClock | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        by_turn: bool = False,
+        before_reply: Callable[[RecordedRequest], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.requests: list[RecordedRequest] = []
         self.overruns = 0
-        self._script: deque[Step] = deque(script)
+        self.by_turn = by_turn
+        self.before_reply = before_reply
+        self._turns: tuple[Step, ...] = tuple(script) if by_turn else ()
+        self._script: deque[Step] = deque(() if by_turn else script)
         self._router = respx.MockRouter(
             base_url=self.base_url, assert_all_called=False, assert_all_mocked=True
         )
@@ -212,12 +228,17 @@ class FakeLLM:
 
     def then(self, *steps: Step) -> "FakeLLM":
         """Append steps to the script."""
-        self._script.extend(steps)
+        if self.by_turn:
+            self._turns += steps
+        else:
+            self._script.extend(steps)
         return self
 
     @property
     def remaining(self) -> int:
-        """Scripted steps not used yet."""
+        """Scripted steps not used yet (with ``by_turn``, turns no request has reached)."""
+        if self.by_turn:
+            return max(0, len(self._turns) - max((r.turn + 1 for r in self.requests), default=0))
         return len(self._script)
 
     def arrivals(self) -> list[float]:
@@ -236,32 +257,43 @@ class FakeLLM:
         timeouts = dict(request.extensions.get("timeout") or {})
         arrival = self.clock.elapsed() if self.clock is not None else None
         index = len(self.requests)
-        if not self._script:
+        turn = sum(
+            1 for message in body.get("messages", [])
+            if isinstance(message, dict) and message.get("role") == "assistant"
+        )
+        record = functools.partial(self._record, index, body, arrival, timeouts, turn=turn)
+        step = self._next_step(turn)
+        if step is None:
             self.overruns += 1
-            self._record(index, body, arrival, timeouts, "overrun")
-            return _error_response(
-                400, f"fake LLM: no scripted reply left for request #{index + 1}", ()
-            )
-        step = self._script.popleft()
+            record("overrun")
+            what = f"turn {turn + 1}" if self.by_turn else f"request #{index + 1}"
+            return _error_response(400, f"fake LLM: no scripted reply left for {what}", ())
         read_timeout = timeouts.get("read")
         if read_timeout is not None and step.latency > read_timeout:
             self._advance(read_timeout)
-            self._record(index, body, arrival, timeouts, "timeout")
+            record("timeout")
             raise httpx.ReadTimeout("fake LLM: the reply took too long", request=request)
         if isinstance(step, TransportFailure) and step.kind == "timeout":
             if math.isfinite(step.latency):
                 self._advance(step.latency)
-            self._record(index, body, arrival, timeouts, "timeout")
+            record("timeout")
             raise httpx.ReadTimeout("fake LLM: the request timed out", request=request)
         self._advance(step.latency)
         if isinstance(step, TransportFailure):
-            self._record(index, body, arrival, timeouts, "connect")
+            record("connect")
             raise httpx.ConnectError("fake LLM: connection refused", request=request)
         if isinstance(step, Failure):
-            self._record(index, body, arrival, timeouts, str(step.status))
+            record(str(step.status))
             return _error_response(step.status, step.message, step.headers)
-        self._record(index, body, arrival, timeouts, "200")
+        record("200")
+        if self.before_reply is not None:
+            self.before_reply(self.requests[-1])
         return httpx.Response(200, json=self._completion(index, body, step))
+
+    def _next_step(self, turn: int) -> Step | None:
+        if self.by_turn:
+            return self._turns[turn] if turn < len(self._turns) else None
+        return self._script.popleft() if self._script else None
 
     def _advance(self, seconds: float) -> None:
         if seconds and self.clock is not None:
@@ -274,8 +306,10 @@ class FakeLLM:
         arrival: float | None,
         timeouts: dict[str, float | None],
         outcome: str,
+        *,
+        turn: int,
     ) -> None:
-        self.requests.append(RecordedRequest(index, body, arrival, timeouts, outcome))
+        self.requests.append(RecordedRequest(index, body, arrival, timeouts, outcome, turn))
 
     def _completion(self, index: int, body: dict[str, Any], step: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": step.content}

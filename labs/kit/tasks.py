@@ -43,6 +43,9 @@ class Task:
 
     ``result`` is set when the task completed, ``error`` (a short text) when it failed.
     ``created_at`` never changes; ``updated_at`` is the time of the last state change.
+    ``messages`` is the agent's conversation so far (chat messages as plain dicts, see
+    :mod:`labs.kit.agent`): saved after every step, it is what a restarted agent resumes
+    from. Empty until the agent starts.
     """
 
     id: str
@@ -52,6 +55,7 @@ class Task:
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    messages: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The task as plain JSON-ready data (the state as its text)."""
@@ -63,11 +67,13 @@ class Task:
             "error": self.error,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "messages": [dict(message) for message in self.messages],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Task":
-        """The inverse of :meth:`to_dict`; a missing field or an unknown state is an error."""
+        """The inverse of :meth:`to_dict`; a missing field or an unknown state is an error
+        (``messages`` may be left out: no conversation yet)."""
         return cls(
             id=str(data["id"]),
             user_input=str(data["user_input"]),
@@ -76,6 +82,7 @@ class Task:
             error=data.get("error"),
             created_at=float(data["created_at"]),
             updated_at=float(data["updated_at"]),
+            messages=tuple(dict(message) for message in data.get("messages", ())),
         )
 
 
