@@ -6,7 +6,8 @@ The labs change what happens around that loop (idempotent tools, deadlines, pers
 the plumbing stays the same and lives here:
 
 * :func:`start_messages`, :func:`assistant_message`, :func:`tool_message`: the chat
-  messages, as plain dicts the OpenAI API takes back;
+  messages, as plain dicts the OpenAI API takes back (:func:`for_the_api` drops the ``id``
+  a graph's state keeps on them);
 * :func:`run_tool_calls`: run every tool call of one reply through an executor
   ``execute(name, arguments_json) -> str`` and return the tool messages, each linked to its
   call by ``tool_call_id``;
@@ -17,7 +18,7 @@ the plumbing stays the same and lives here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,12 @@ def assistant_message(message: ChatCompletionMessage) -> Message:
 def tool_message(tool_call_id: str, content: str) -> Message:
     """A tool's result, linked to the call that asked for it."""
     return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+
+
+def for_the_api(messages: Iterable[Mapping[str, Any]]) -> list[Message]:
+    """Messages as the API takes them: the ``id`` a graph's state keeps to upsert a
+    message by (lab 05) left out."""
+    return [{key: value for key, value in message.items() if key != "id"} for message in messages]
 
 
 def run_tool_calls(message: ChatCompletionMessage, execute: ExecuteTool) -> list[Message]:
