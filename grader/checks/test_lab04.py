@@ -114,6 +114,20 @@ def test_failed_rename_leaves_the_old_file(observe):
 
 
 @pytest.mark.item("lab04.atomic-write")
+def test_failed_sync_is_not_a_saved_state(observe):
+    case = observe("interrupted_saves")["json"]["fsync_fails"]
+    assert "raised" in case, (
+        "a save whose os.fsync failed returned normally: the new state is not known to be "
+        "on disk, so the save has not happened (flush and fsync the temporary file, and let "
+        "a failure through)"
+    )
+    problem = _kept_after(case, "the sync failed")
+    assert not problem and case["files"] == ["tasks.json"], (
+        f"JsonFileStore: {problem or 'the temporary file was left behind: ' + str(case['files'])}"
+    )
+
+
+@pytest.mark.item("lab04.atomic-write")
 def test_write_cut_short_leaves_the_old_file(observe):
     for name in ("write_fails", "killed_mid_write"):
         case = observe("interrupted_saves")["json"][name]
@@ -171,11 +185,18 @@ def test_failed_task_is_reset_and_run_again(observe):
 # -- lab04.resume-continues --------------------------------------------------------------------
 
 
+EACH_TOOL_ONCE = {"apply_deploy": 1, "build_config": 1, "check_status": 1, "verify": 1}
+
+
 @pytest.mark.item("lab04.resume-continues")
 def test_uninterrupted_run(observe):
     whole = observe("resume_after_interruption")["whole"]
     assert whole.get("returned") == ANSWER and whole["turns"] == [0, 1, 2, 3, 4], (
         f"an uninterrupted deploy: {raised_type(whole)} after turns {whole['turns']}"
+    )
+    assert whole["tool_runs"] == EACH_TOOL_ONCE, (
+        f"an uninterrupted deploy ran the tools {whole['tool_runs']}; expected each tool the "
+        f"model asked for once, {EACH_TOOL_ONCE}"
     )
 
 

@@ -3,6 +3,7 @@ an agent killed with SIGKILL at every step of a deploy."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import resource
@@ -189,11 +190,14 @@ def _after_failed_save(lab: ModuleType, kind: str, path: Path, old: Task,
 
 
 @contextmanager
-def _renames_fail() -> Iterator[None]:
+def _failing(*names: str, why: str) -> Iterator[None]:
+    """Inside, the ``os`` functions ``names`` raise OSError(why)."""
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise OSError(28, "No space left on device (the rename failed)")
+        raise OSError(5, why)
 
-    with mock.patch("os.replace", refuse), mock.patch("os.rename", refuse):
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            stack.enter_context(mock.patch(f"os.{name}", refuse))
         yield
 
 
@@ -213,22 +217,28 @@ def _cut_short_in_a_child(lab: ModuleType, kind: str, path: Path, *, killed: boo
 
 @SCENARIOS.scenario
 def interrupted_saves(lab: ModuleType) -> dict[str, Any]:
-    """Saves that fail at the rename (the file store), or are cut short by the file size
-    limit (an error, or the process killed), for each kind of store."""
+    """Saves that fail at the rename or the sync (the file store), or are cut short by the
+    file size limit (an error, or the process killed), for each kind of store."""
     seen: dict[str, Any] = {}
     for kind in STORES:
         path, old = _saved_before(lab, kind)
         newer = Task(**{**old.__dict__, "result": "overwritten", "updated_at": T0 + 2.0})
 
-        def save_with_renames_failing() -> None:
-            store = _store(lab, kind, path)
-            with _renames_fail():
-                store.save(newer)
+        def save_while(*names: str, why: str) -> Callable[[], None]:
+            def save() -> None:
+                store = _store(lab, kind, path)
+                with _failing(*names, why=why):
+                    store.save(newer)
+
+            return save
 
         cases = {}
-        if kind == "json":  # a database has no rename to fail
-            cases["rename_fails"] = _after_failed_save(lab, kind, path, old,
-                                                       save_with_renames_failing)
+        if kind == "json":  # a database has no rename to fail, and syncs its own way
+            cases["rename_fails"] = _after_failed_save(
+                lab, kind, path, old, save_while("replace", "rename", why="the rename failed"))
+            path, old = _saved_before(lab, kind)
+            cases["fsync_fails"] = _after_failed_save(
+                lab, kind, path, old, save_while("fsync", "fdatasync", why="the sync failed"))
         for name, killed in (("write_fails", False), ("killed_mid_write", True)):
             path, old = _saved_before(lab, kind)
             ending: list[str] = []

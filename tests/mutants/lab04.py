@@ -80,6 +80,13 @@ MUTANTS: tuple[Mutant, ...] = (
         ("            Path(temporary).unlink(missing_ok=True)\n", ""),
     ),
     _lab04(
+        "no-fsync",
+        "lab04.atomic-write",
+        "flushes the temporary file but never syncs it to disk before the rename",
+        ("                file.flush()\n                os.fsync(file.fileno())\n",
+         "                file.flush()\n"),
+    ),
+    _lab04(
         "failed-save-swallowed",
         "lab04.atomic-write",
         "catches the failed rename and returns as if the save had worked",
@@ -138,6 +145,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "saves the task when its state changes, but not the conversation after each step",
         ("        self.save(messages=(*self.task.messages, message))",
          "        self.task = replace(self.task, messages=(*self.task.messages, message))"),
+    ),
+    _lab04(
+        "pending-calls-never-run",
+        "lab04.resume-continues",
+        "asks the model again without running the tool calls of its last reply",
+        ("            for call in _unanswered(self.task.messages):",
+         "            for call in []:"),
     ),
     # -- lab04.sqlite-store
     _lab04(
