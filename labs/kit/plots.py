@@ -1,5 +1,6 @@
-"""Pictures for the notebooks: timelines of requests and waits, the load on a server, and
-how a run spends its time budget (:func:`budget`).
+"""Pictures for the notebooks: timelines of requests and waits, the load on a server, how
+a run spends its time budget (:func:`budget`), and a run across its crashes and restarts
+(:func:`lives`).
 
 Every helper returns a :class:`KitFigure` (a matplotlib ``Figure`` that is not registered
 with pyplot): the last expression of a notebook cell shows it once, as a PNG, and nothing is
@@ -413,3 +414,109 @@ def _budget_legend(
                label=f"end of the run {seconds(run.end)}"),
     ]
     return handles
+
+
+# -- a run across crashes and restarts ---------------------------------------------------
+
+
+def lives(
+    marks: Sequence[tuple[Any, ...]],
+    *,
+    title: str | None = None,
+    width: float = 9.0,
+) -> KitFigure:
+    """One task's run across crashes and restarts: a lane per life of the agent's process
+    (the first on top), its events on the frozen clock, in minutes.
+
+    Each mark is a tuple that starts ``(lane, seconds, kind, label)`` (further items are
+    ignored): the life it belongs to, when it happened in seconds on the clock, what it
+    was, and the text beside it. ``kind`` is one of
+
+    - ``"start"``: the process starts (a grey tick where its lane begins);
+    - ``"reply"``: a reply of the model reached the agent;
+    - ``"read"``: a read-only tool ran;
+    - ``"effect"``: a tool changed the world (a filled square);
+    - ``"replayed"``: a side-effecting call sent again and answered from the server's
+      record of its idempotency key, nothing changed (a hollow square);
+    - ``"crash"``: the process died (a bar across its lane, labelled above);
+    - ``"answer"``: the agent's final answer.
+
+    From a lane's last crash to the start of the next lane the process is down: that
+    stretch is shaded. A lane that starts later than another shows where a restart picked
+    the work up.
+    """
+    styles = {  # kind -> marker, face, edge, size, legend label
+        "reply": ("|", "#555555", "#555555", 13, "a reply of the model"),
+        "read": ("o", "#999999", "#999999", 9, "read-only tool"),
+        "effect": ("s", "#D55E00", "#D55E00", 10, "side effect, done"),
+        "replayed": ("s", "white", "#009E73", 10, "side effect resent, answered from the record"),
+        "crash": ("|", "#CC79A7", "#CC79A7", 16, "the process dies"),
+        "answer": ("D", "#222222", "#222222", 9, "the answer"),
+    }
+    unknown = {mark[2] for mark in marks} - {*styles, "start"}
+    if unknown:
+        raise ValueError(f"unknown kinds of mark: {', '.join(sorted(map(str, unknown)))}")
+    lanes = list(dict.fromkeys(mark[0] for mark in marks))
+    if not lanes:
+        raise ValueError("lives() needs at least one mark")
+    fig = KitFigure(figsize=(width, 0.9 + 1.2 * len(lanes)), dpi=DPI)
+    ax = fig.subplots()
+    right = max(mark[1] for mark in marks) / 60
+    for index, lane in enumerate(lanes):
+        y = len(lanes) - 1 - index
+        mine = sorted((mark for mark in marks if mark[0] == lane), key=lambda mark: mark[1])
+        ax.plot([mine[0][1] / 60, mine[-1][1] / 60], [y, y], color="#bbbbbb", linewidth=1.2,
+                zorder=1)
+        below = 0
+        for _, at, kind, label, *_ in mine:
+            x = at / 60
+            if kind == "start":
+                ax.plot([x], [y], marker="|", markersize=18, color="#bbbbbb", zorder=2)
+                continue
+            marker, face, edge, size, _ = styles[kind]
+            if kind == "crash":
+                ax.vlines(x, y - 0.3, y + 0.18, color=edge, linewidth=3, zorder=2)
+                ax.text(x, y + 0.2, label, ha="center", va="bottom", fontsize=8, color=edge,
+                        fontweight="bold")
+                continue
+            ax.plot([x], [y], marker=marker, markersize=size, markerfacecolor=face,
+                    markeredgecolor=edge, markeredgewidth=2, color=edge, linestyle="none",
+                    zorder=3)
+            if kind == "reply":
+                ax.text(x, y + 0.2, label, ha="center", va="bottom", fontsize=7.5,
+                        color=edge)
+            else:
+                ax.text(x, y - (0.2, 0.42)[below % 2], label, ha="center", va="top",
+                        fontsize=8, color="#222222")
+                below += 1
+        later = [mark[1] / 60 for mark in marks
+                 if index + 1 < len(lanes) and mark[0] == lanes[index + 1]
+                 and mark[2] == "start"]
+        crashes = [mark[1] / 60 for mark in mine if mark[2] == "crash"]
+        if later and crashes:
+            ax.axvspan(crashes[-1], min(later), color="#eeeeee", zorder=0)
+            ax.text((crashes[-1] + min(later)) / 2, len(lanes) - 0.45, "down", ha="center",
+                    va="top", fontsize=8, color="#777777")
+    step = 1 if right <= 12 else 2
+    ax.set_xticks(range(0, int(right) + step + 1, step))
+    ax.set_xlim(-0.3 - 0.02 * right, 0.3 + 1.02 * right)
+    ax.set_ylim(-0.75, len(lanes) - 0.4)
+    ax.set_yticks(range(len(lanes)), list(reversed(lanes)))
+    ax.set_xlabel("minutes on the frozen clock")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    ax.set_axisbelow(True)
+    kinds = {mark[2] for mark in marks}
+    handles = [
+        Line2D([], [], marker=marker, markerfacecolor=face, markeredgecolor=edge,
+               markeredgewidth=3 if kind == "crash" else 2, color=edge, linestyle="none",
+               markersize=min(size, 12), label=text)
+        for kind, (marker, face, edge, size, text) in styles.items() if kind in kinds
+    ]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncol=min(len(handles), 3), frameon=False, fontsize=8.5)
+    if title:
+        ax.set_title(title, fontsize=11, pad=36)
+    return fig
