@@ -425,6 +425,7 @@ LABS: tuple[Lab, ...] = (
         id="lab06",
         module="lab06_checkpoints",
         title="Checkpoints and time travel",
+        uses=("lab05",),
         items=(
             Item(
                 "lab06.checkpoint-per-step",

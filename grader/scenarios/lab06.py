@@ -1,0 +1,506 @@
+"""Lab 06 scenarios: one conformance suite for every store, and the checkpointed runner on
+a store the grader trusts, failing, resuming, forking and updating."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import itertools
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader.observe import describe_error, outcome, plain, required, type_name
+from grader.scenarios import Registry
+from labs.kit.checkpoints import Checkpoint
+from labs.kit.clock import FrozenClock
+from labs.kit.fake_llm import FakeLLM, reply
+from labs.kit.graph import END, Graph
+
+SCENARIOS = Registry()
+T0 = 1_767_258_000.0
+
+
+def _reducers() -> ModuleType:
+    """Lab 05 (the reference one while lab 06 is graded)."""
+    return importlib.import_module("labs.lab05_reducers")
+
+
+def _cp(checkpoint: Any) -> Any:
+    """A checkpoint as plain data."""
+    if not isinstance(checkpoint, Checkpoint):
+        return None if checkpoint is None else {"unserialisable": type_name(checkpoint)}
+    return {
+        "id": plain(checkpoint.id),
+        "thread_id": plain(checkpoint.thread_id),
+        "step": plain(checkpoint.step),
+        "ran": plain(list(checkpoint.ran)),
+        "next": plain(list(checkpoint.next)),
+        "state": plain(checkpoint.state),
+        "created_at": plain(checkpoint.created_at),
+        "parent_id": plain(checkpoint.parent_id),
+        "source": plain(checkpoint.metadata.get("source")
+                        if isinstance(checkpoint.metadata, dict) else None),
+    }
+
+
+def _cps(checkpoints: Any) -> Any:
+    return [_cp(c) for c in checkpoints] if isinstance(checkpoints, list) else plain(checkpoints)
+
+
+def _raised(error: BaseException, lab: ModuleType, where: str | None = None) -> dict[str, Any]:
+    seen = describe_error(error)
+    seen["is_not_found"] = isinstance(error, lab.CheckpointNotFound)
+    seen["is_corrupted"] = isinstance(error, lab.CheckpointCorrupted)
+    if where is not None:
+        seen["names_where"] = where in seen["message"]
+    return seen
+
+
+def _draft(thread: str, step: int, state: dict[str, Any], created_at: float = T0,
+           parent: str | None = None) -> Checkpoint:
+    return Checkpoint(thread_id=thread, step=step, ran=("node",) if step else (),
+                      next=("node",), state=state, created_at=created_at, parent_id=parent)
+
+
+# -- one conformance suite, for every store -----------------------------------------------
+
+
+def _contract(lab: ModuleType, make: Callable[[], Any]) -> dict[str, Any]:
+    """The store contract: copies, ids, order, threads, delete and clear."""
+    store = required(make)
+    seen: dict[str, Any] = {}
+    describe = lambda e: _raised(e, lab)  # noqa: E731
+
+    def copies() -> dict[str, Any]:
+        state = {"log": ["triage"], "facts": {"disk": [97]}}
+        saved = store.save(_draft("copies", 0, state))
+        state["log"].append("changed after the save")
+        state["facts"]["disk"].append(12)
+        first = store.load(saved)
+        loaded = _cp(first)
+        first.state["log"].append("changed after the load")
+        listed = store.list("copies")
+        if listed:
+            listed[0].state["facts"]["disk"].clear()
+        latest = store.latest("copies")
+        if latest is not None:
+            latest.state["log"].clear()
+        return {"saved_id": plain(saved), "first": loaded, "again": _cp(store.load(saved))}
+
+    seen["copies"] = outcome(copies, describe=describe)
+
+    def ids() -> dict[str, Any]:
+        saved = []
+        threads = ["alpha", "beta", "alpha", "alpha", "beta", "alpha"] * 2  # past ten ids
+        for n, thread in enumerate(threads):
+            saved.append(store.save(_draft(thread, n, {"n": n}, created_at=T0)))
+        late = store.save(_draft("alpha", 9, {"n": 9}, created_at=T0 - 3600))  # an earlier time
+        saved.append(late)
+        return {"ids": plain(saved), "latest_alpha": _cp(store.latest("alpha")),
+                "latest_beta": _cp(store.latest("beta"))}
+
+    seen["ids"] = outcome(ids, describe=describe)
+
+    def history() -> dict[str, Any]:
+        made = {thread: [] for thread in ("ops-1", "ops-2")}
+        for n, thread in enumerate(["ops-1", "ops-2", "ops-1", "ops-1", "ops-2", "ops-1",
+                                    "ops-1"]):
+            made[thread].append(store.save(_draft(thread, n, {"n": n})))
+        one = made["ops-1"]
+        result = {
+            "made": plain(made),
+            "all": [c.id for c in store.list("ops-1")],
+            "limit_2": [c.id for c in store.list("ops-1", limit=2)],
+            "before_4th": [c.id for c in store.list("ops-1", before=one[3])],
+            "before_4th_limit_1": [c.id for c in store.list("ops-1", before=one[3], limit=1)],
+            "other_thread": [c.id for c in store.list("ops-2")],
+            "unknown_thread": [c.id for c in store.list("ops-404")],
+            "latest_unknown": _cp(store.latest("ops-404")),
+        }
+        store.delete(one[1])
+        result["after_delete"] = [c.id for c in store.list("ops-1")]
+        result["load_deleted"] = outcome(lambda: store.load(one[1]), keep=_cp,
+                                         describe=describe)
+        store.clear("ops-1")
+        result["after_clear"] = [c.id for c in store.list("ops-1")]
+        result["latest_after_clear"] = _cp(store.latest("ops-1"))
+        result["other_after_clear"] = [c.id for c in store.list("ops-2")]
+        return plain(result)
+
+    seen["history"] = outcome(history, describe=describe)
+    seen["load_unknown"] = outcome(lambda: store.load("0" * 12 + "999"), keep=_cp,
+                                   describe=describe)
+    return seen
+
+
+def _folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="checkpoints-", dir=os.getcwd()))
+
+
+@SCENARIOS.scenario
+def memory_store(lab: ModuleType) -> dict[str, Any]:
+    """The conformance suite on the memory store."""
+    return _contract(lab, lambda: lab.MemoryCheckpointStore())
+
+
+def _durable(lab: ModuleType, kind: str) -> dict[str, Any]:
+    folder = _folder()
+    path = folder / ("checkpoints" if kind == "file" else "checkpoints.db")
+    make = (lambda: lab.FileCheckpointStore(path)) if kind == "file" else \
+        (lambda: lab.SqliteCheckpointStore(path))
+    seen = _contract(lab, make)
+
+    def reopened() -> dict[str, Any]:
+        first = make()
+        ids = [first.save(_draft("durable", n, {"n": n, "text": "déjà ✓"})) for n in range(3)]
+        _close(first)
+        second = make()
+        found = [_cp(c) for c in second.list("durable")]
+        later = second.save(_draft("durable", 3, {"n": 3}))
+        result = {"ids": ids, "found": found, "later": plain(later),
+                  "latest": _cp(second.latest("durable"))}
+        _close(second)
+        return result
+
+    seen["reopened"] = outcome(reopened, describe=lambda e: _raised(e, lab))
+    seen["corrupted"] = _corrupt(lab, kind, make, path)
+    return seen
+
+
+def _close(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+def _corrupt(lab: ModuleType, kind: str, make: Callable[[], Any], path: Path) -> dict[str, Any]:
+    """Garble one stored checkpoint behind the store's back; then read it."""
+
+    def garble() -> dict[str, Any]:
+        store = make()
+        good = store.save(_draft("garbled", 0, {"fine": True}))
+        bad = store.save(_draft("garbled", 1, {"fine": False}))
+        _close(store)
+        if kind == "file":
+            files = [p for p in path.rglob("*") if p.is_file() and bad in p.name]
+            target = files[0] if files else None
+            if target is not None:
+                target.write_text('{"id": "' + bad + '", "thread_id": "garbled", "st')
+            where = str(target) if target is not None else str(path)
+        else:
+            with sqlite3.connect(path) as db:
+                for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+                    columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+                    text = [c for c in columns if c not in ("thread_id",)]
+                    for column in text:
+                        try:
+                            db.execute(f"UPDATE {table} SET {column} = 'garbled ⛔' "
+                                       f"WHERE rowid = (SELECT MAX(rowid) FROM {table})")
+                        except sqlite3.Error:
+                            continue
+            where = str(path)
+        store = make()
+        result = {
+            "load": outcome(lambda: store.load(bad), keep=_cp,
+                            describe=lambda e: _raised(e, lab, where)),
+            "latest": outcome(lambda: store.latest("garbled"), keep=_cp,
+                              describe=lambda e: _raised(e, lab, where)),
+            "good": outcome(lambda: store.load(good), keep=_cp,
+                            describe=lambda e: _raised(e, lab, where)),
+        }
+        _close(store)
+        return result
+
+    seen = outcome(garble, describe=lambda e: _raised(e, lab))
+    if kind == "sqlite":
+        junk = _folder() / "not-a-database.db"
+        junk.write_bytes(b"this is not a SQLite database\n" * 100)
+        seen["not_a_database"] = outcome(
+            lambda: lab.SqliteCheckpointStore(junk).latest("any"), keep=_cp,
+            describe=lambda e: _raised(e, lab, str(junk)))
+    return seen
+
+
+@SCENARIOS.scenario
+def file_store(lab: ModuleType) -> dict[str, Any]:
+    """The conformance suite on the file store; reopened; a garbled file."""
+    return _durable(lab, "file")
+
+
+@SCENARIOS.scenario
+def sqlite_store(lab: ModuleType) -> dict[str, Any]:
+    """The conformance suite on the SQLite store; reopened; a garbled row; not a database."""
+    return _durable(lab, "sqlite")
+
+
+# -- the runner, on a store the grader trusts ---------------------------------------------
+
+
+class _TrustedStore:
+    """The store contract, kept by the grader: copies in, copies out, counter ids."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Checkpoint] = {}
+        self._count = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def save(self, checkpoint: Checkpoint) -> str:
+        with self._lock:
+            checkpoint_id = f"{next(self._count):012d}"
+            self.saved[checkpoint_id] = replace(copy.deepcopy(checkpoint), id=checkpoint_id)
+            return checkpoint_id
+
+    def load(self, checkpoint_id: str) -> Checkpoint:
+        with self._lock:
+            if checkpoint_id not in self.saved:
+                raise KeyError(f"no checkpoint {checkpoint_id!r}")
+            return copy.deepcopy(self.saved[checkpoint_id])
+
+    def latest(self, thread_id: str) -> Checkpoint | None:
+        found = self.list(thread_id, limit=1)
+        return found[0] if found else None
+
+    def list(self, thread_id: str, *, limit: int | None = None,
+             before: str | None = None) -> list[Checkpoint]:
+        with self._lock:
+            ids = sorted((i for i, c in self.saved.items() if c.thread_id == thread_id
+                          and (before is None or i < before)), reverse=True)
+            return [copy.deepcopy(self.saved[i]) for i in ids[:limit]]
+
+    def delete(self, checkpoint_id: str) -> None:
+        with self._lock:
+            self.saved.pop(checkpoint_id, None)
+
+    def clear(self, thread_id: str) -> None:
+        with self._lock:
+            for i in [i for i, c in self.saved.items() if c.thread_id == thread_id]:
+                del self.saved[i]
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every checkpoint, oldest first, as plain data."""
+        return [_cp(self.saved[i]) for i in sorted(self.saved)]
+
+
+def _runner(lab: ModuleType, graph: Graph, schema: Any, store: Any,
+            clock: FrozenClock) -> Any:
+    return required(lambda: lab.CheckpointedGraph(graph, schema, store, clock=clock.now))
+
+
+def _incident_graph(clock: FrozenClock, calls: dict[str, int]) -> tuple[Graph, Any]:
+    """triage, then two checks side by side, then a report; each node takes its time."""
+    lab05 = _reducers()
+
+    def node(name: str, seconds: float, patch: dict[str, Any]) -> Callable[..., Any]:
+        def run(state: dict[str, Any]) -> dict[str, Any]:
+            calls[name] = calls.get(name, 0) + 1
+            clock.advance(seconds)
+            return patch
+
+        return run
+
+    graph = (Graph()
+             .add_node("triage", node("triage", 4.0, {"log": ["triage"], "severity": "high"}))
+             .add_node("check_disk", node("check_disk", 7.0, {"log": ["disk 97%"]}))
+             .add_node("check_status", node("check_status", 3.0, {"log": ["web up"]}))
+             .add_node("report", node("report", 2.0, {"log": ["report"], "done": True}))
+             .add_edge("triage", "check_disk").add_edge("triage", "check_status")
+             .add_edge("check_disk", "report").add_edge("check_status", "report")
+             .set_entry("triage"))
+    schema = lab05.StateSchema().register("log", lab05.append)
+    return graph, schema
+
+
+@SCENARIOS.scenario
+def per_step(lab: ModuleType) -> dict[str, Any]:
+    """A three-step incident run on a moving clock; its checkpoints."""
+    calls: dict[str, int] = {}
+    with FrozenClock() as clock:
+        graph, schema = _incident_graph(clock, calls)
+        store = _TrustedStore()
+        runner = _runner(lab, graph, schema, store, clock)
+        seen = outcome(lambda: runner.run("incident-7", {"log": []}),
+                       describe=lambda e: _raised(e, lab))
+        seen.update(t0=clock.start.timestamp(), checkpoints=store.all(), calls=calls)
+        history = outcome(lambda: runner.history("incident-7"), keep=_cps,
+                          describe=lambda e: _raised(e, lab))
+        seen["history"] = history
+    return seen
+
+
+@SCENARIOS.scenario
+def resume_after_failure(lab: ModuleType) -> dict[str, Any]:
+    """ask (an LLM request) → apply (fails the first time) → verify; run, then resume,
+    then resume once more."""
+    lab05 = _reducers()
+    calls: dict[str, int] = {}
+    with FrozenClock() as clock, FakeLLM([reply("apply web 2.4.1"), reply("unexpected")],
+                                         clock=clock) as llm:
+        client = llm.client(max_retries=0)
+
+        def ask(state: dict[str, Any]) -> dict[str, Any]:
+            calls["ask"] = calls.get("ask", 0) + 1
+            answer = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "next step?"}])
+            return {"log": [answer.choices[0].message.content]}
+
+        def apply(state: dict[str, Any]) -> dict[str, Any]:
+            calls["apply"] = calls.get("apply", 0) + 1
+            if calls["apply"] == 1:
+                raise RuntimeError("the deploy API answered 503")
+            return {"log": ["applied"]}
+
+        def verify(state: dict[str, Any]) -> dict[str, Any]:
+            calls["verify"] = calls.get("verify", 0) + 1
+            return {"log": ["verified"]}
+
+        graph = (Graph().add_node("ask", ask).add_node("apply", apply)
+                 .add_node("verify", verify).add_edge("ask", "apply")
+                 .add_edge("apply", "verify").set_entry("ask"))
+        schema = lab05.StateSchema().register("log", lab05.append)
+        store = _TrustedStore()
+        runner = _runner(lab, graph, schema, store, clock)
+        first = outcome(lambda: runner.run("deploy-9", {"log": []}),
+                        describe=lambda e: _raised(e, lab))
+        saved_after_failure = store.all()
+        resumed = outcome(lambda: runner.resume("deploy-9"), describe=lambda e: _raised(e, lab))
+        calls_after_resume = dict(calls)
+        again = outcome(lambda: runner.resume("deploy-9"), describe=lambda e: _raised(e, lab))
+        unknown = outcome(lambda: runner.resume("deploy-404"),
+                          describe=lambda e: _raised(e, lab))
+        return {
+            "first": first,
+            "saved_after_failure": saved_after_failure,
+            "resumed": resumed,
+            "calls_after_resume": calls_after_resume,
+            "again": again,
+            "calls": dict(calls),
+            "llm_requests": len(llm.requests),
+            "checkpoints": store.all(),
+            "unknown_thread": unknown,
+        }
+
+
+def _counting_graph(counter: dict[str, int]) -> tuple[Graph, Any]:
+    """plan → build → ship, each logging how many times it has run."""
+    lab05 = _reducers()
+
+    def node(name: str) -> Callable[..., Any]:
+        def run(state: dict[str, Any]) -> dict[str, Any]:
+            counter[name] = counter.get(name, 0) + 1
+            return {"log": [f"{name} #{counter[name]}"], "last": name}
+
+        return run
+
+    graph = (Graph().add_node("plan", node("plan")).add_node("build", node("build"))
+             .add_node("ship", node("ship")).add_edge("plan", "build")
+             .add_edge("build", "ship").set_entry("plan"))
+    return graph, lab05.StateSchema().register("log", lab05.append)
+
+
+@SCENARIOS.scenario
+def frozen_ids(lab: ModuleType) -> dict[str, Any]:
+    """A whole run on the memory store while the clock stands still: every checkpoint has
+    the same time."""
+    counter: dict[str, int] = {}
+    with FrozenClock() as clock:
+        graph, schema = _counting_graph(counter)
+        store = required(lambda: lab.MemoryCheckpointStore())
+        runner = _runner(lab, graph, schema, store, clock)
+        seen = outcome(lambda: runner.run("frozen", {"log": []}),
+                       describe=lambda e: _raised(e, lab))
+        seen["latest"] = outcome(lambda: store.latest("frozen"), keep=_cp,
+                                 describe=lambda e: _raised(e, lab))
+        seen["history"] = outcome(lambda: store.list("frozen"), keep=_cps,
+                                  describe=lambda e: _raised(e, lab))
+    return seen
+
+
+@SCENARIOS.scenario
+def fork(lab: ModuleType) -> dict[str, Any]:
+    """A run to its end; then going on again from its step 1 checkpoint."""
+    counter: dict[str, int] = {}
+    with FrozenClock() as clock:
+        graph, schema = _counting_graph(counter)
+        store = _TrustedStore()
+        runner = _runner(lab, graph, schema, store, clock)
+        first = outcome(lambda: runner.run("release-3", {"log": []}),
+                        describe=lambda e: _raised(e, lab))
+        before = store.all()
+        step_one = next((c["id"] for c in before if c["step"] == 1), None)
+        clock.advance(60.0)
+        forked = outcome(lambda: runner.resume_from(step_one),
+                         describe=lambda e: _raised(e, lab))
+        return {
+            "first": first,
+            "before": before,
+            "from": step_one,
+            "forked": forked,
+            "after": store.all(),
+            "latest": _cp(store.latest("release-3")),
+            "counter": dict(counter),
+        }
+
+
+@SCENARIOS.scenario
+def update(lab: ModuleType) -> dict[str, Any]:
+    """A run to its end; the state at step 2 updated; the thread resumed from there."""
+    counter: dict[str, int] = {}
+    with FrozenClock() as clock:
+        graph, schema = _counting_graph(counter)
+        store = _TrustedStore()
+        runner = _runner(lab, graph, schema, store, clock)
+        first = outcome(lambda: runner.run("release-4", {"log": ["start"]}),
+                        describe=lambda e: _raised(e, lab))
+        before = store.all()
+        step_two = next((c["id"] for c in before if c["step"] == 2), None)
+        updated = outcome(lambda: runner.update_state(step_two, {"log": ["operator: hold"],
+                                                                 "last": "operator"}),
+                          describe=lambda e: _raised(e, lab))
+        after_update = store.all()
+        resumed = outcome(lambda: runner.resume("release-4"), describe=lambda e: _raised(e, lab))
+        return {
+            "first": first,
+            "before": before,
+            "at": step_two,
+            "updated": updated,
+            "after_update": after_update,
+            "resumed": resumed,
+            "after_resume": store.all(),
+        }
+
+
+@SCENARIOS.scenario
+def ephemeral(lab: ModuleType) -> dict[str, Any]:
+    """A run whose every step writes an ephemeral note that routing reads; then an update
+    that tries to store one."""
+    lab05 = _reducers()
+    with FrozenClock() as clock:
+
+        def scan(state: dict[str, Any]) -> dict[str, Any]:
+            return {"note": "disk 97%: clean", "log": ["scan"]}
+
+        def clean(state: dict[str, Any]) -> dict[str, Any]:
+            return {"note": "cleaned", "log": ["clean"]}
+
+        graph = (Graph().add_node("scan", scan).add_node("clean", clean)
+                 .add_conditional_edges("scan", lambda s: "clean" if s.get("note") else END,
+                                        ["clean", END])
+                 .set_entry("scan"))
+        schema = (lab05.StateSchema().register("log", lab05.append)
+                  .register("note", ephemeral=True))
+        store = _TrustedStore()
+        runner = _runner(lab, graph, schema, store, clock)
+        run = outcome(lambda: runner.run("scan-1", {"log": [], "note": "from the input"}),
+                      describe=lambda e: _raised(e, lab))
+        last = store.all()[-1]["id"] if store.saved else None
+        updated = outcome(lambda: runner.update_state(last, {"note": "operator scribble",
+                                                             "log": ["operator"]}),
+                          describe=lambda e: _raised(e, lab))
+        return {"run": run, "updated": updated, "checkpoints": store.all()}
