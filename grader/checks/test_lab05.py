@@ -127,6 +127,22 @@ def test_add_messages_reads_ids_of_objects(observe):
 
 
 @pytest.mark.item("lab05.add-messages-upsert")
+def test_add_messages_takes_linear_time(observe):
+    seen = observe("messages_at_scale")
+    for size, case in seen.items():
+        assert case.get("returned") == int(size) * 3 // 2, (
+            f"{size} messages and a patch of {size} (half edits, half new): "
+            f"{raised_type(case)}; expected {int(size) * 3 // 2} messages"
+        )
+    small, large = seen["1000"]["id_reads"], seen["4000"]["id_reads"]
+    assert large <= 10 * seen["4000"]["messages"], (
+        f"merging 4,000 messages into 4,000 read a message's id {large:,} times "
+        f"({small:,} for 1,000): the list is scanned for every new message, so the time "
+        "grows with the square of the length. Look ids up in a dict"
+    )
+
+
+@pytest.mark.item("lab05.add-messages-upsert")
 def test_add_messages_changes_neither_input(observe):
     seen = observe("messages")
     for name in (*MERGED, "objects"):

@@ -89,15 +89,18 @@ def messages(lab: ModuleType) -> dict[str, Any]:
         {"id": "m3", "role": "assistant", "content": "cleaning"},
     ]
     cases = {
-        "upsert_in_place": (conversation, [{"id": "m2", "role": "assistant", "content": "disk at 97%"}]),
+        "upsert_in_place": (conversation, [{"id": "m2", "role": "assistant",
+                                            "content": "disk at 97%"}]),
         "append_new_and_idless": (conversation, [{"id": "m4", "role": "user", "content": "thanks"},
                                                  {"role": "tool", "content": "done"}]),
         "one_message": (conversation, {"id": "m1", "role": "user", "content": "free it now"}),
         "to_nothing": (None, [{"id": "m1", "role": "user", "content": "hi"}]),
         "remove": (conversation, [RemoveMessage("m2")]),
-        "remove_then_add": (conversation, [RemoveMessage("m3"), {"id": "m3", "role": "assistant", "content": "again"}]),
+        "remove_then_add": (conversation, [RemoveMessage("m3"),
+                                           {"id": "m3", "role": "assistant", "content": "again"}]),
         "remove_unknown": (conversation, [RemoveMessage("m9")]),
-        "same_id_twice": (conversation, [{"id": "m5", "content": "a"}, {"id": "m5", "content": "b"}]),
+        "same_id_twice": (conversation, [{"id": "m5", "content": "a"},
+                                         {"id": "m5", "content": "b"}]),
         "empty_id": ([{"id": "", "content": "x"}], [{"id": "", "content": "y"}]),
     }
     seen = {name: _reducer(lab, "add_messages", current, new)
@@ -109,6 +112,38 @@ def messages(lab: ModuleType) -> dict[str, Any]:
         keep=lambda result: [plain(getattr(m, "content", m)) for m in result]
         if isinstance(result, list) else plain(result),
     )
+    return seen
+
+
+class _Counted:
+    """A message object that counts how often its id is read."""
+
+    reads = [0]
+
+    def __init__(self, key: str | None, content: str) -> None:
+        self._key, self.content = key, content
+
+    @property
+    def id(self) -> str | None:
+        _Counted.reads[0] += 1
+        return self._key
+
+
+@SCENARIOS.scenario
+def messages_at_scale(lab: ModuleType) -> dict[str, Any]:
+    """add_messages on 1,000 and 4,000 messages (half of the patch edits, half is new),
+    counting how often a message's id is read: a linear merge reads each a few times."""
+    add = required(lambda: lab.add_messages)
+    seen: dict[str, Any] = {}
+    for size in (1000, 4000):
+        current = [_Counted(f"m{n}", f"message {n}") for n in range(size)]
+        new = [_Counted(f"m{n}", f"edited {n}") for n in range(0, size, 2)]
+        new += [_Counted(f"x{n}", f"new {n}") for n in range(size // 2)]
+        _Counted.reads[0] = 0
+        result = outcome(lambda: add(current, new),
+                         keep=lambda merged: len(merged) if isinstance(merged, list) else None,
+                         describe=lambda e: _raised(e, lab))
+        seen[str(size)] = {**result, "id_reads": _Counted.reads[0], "messages": size * 2}
     return seen
 
 
@@ -168,23 +203,31 @@ def agent_state(lab: ModuleType) -> dict[str, Any]:
 
 class _Order:
     """Makes the nodes of a step finish in a chosen order: each waits (up to HOLD real
-    seconds) for the one before it to finish."""
+    seconds) until the thread of the node before it has ended, so that its result is the
+    first handed back."""
 
     def __init__(self, order: list[str]) -> None:
         self.order = order
-        self.done = {name: threading.Event() for name in order}
+        self.started = {name: threading.Event() for name in order}
+        self.threads: dict[str, threading.Thread] = {}
         self.finished: list[str] = []
         self._lock = threading.Lock()
 
-    def node(self, name: str, patch: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
+    def node(self, name: str,
+             patch: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
         def run(state: dict[str, Any]) -> dict[str, Any]:
+            self.threads[name] = threading.current_thread()
+            self.started[name].set()
             position = self.order.index(name)
             if position:
-                self.done[self.order[position - 1]].wait(HOLD)
+                before = self.order[position - 1]
+                if self.started[before].wait(HOLD):
+                    thread = self.threads[before]
+                    if thread is not threading.current_thread():  # a runner without threads
+                        thread.join(HOLD)
             result = patch(state)
             with self._lock:
                 self.finished.append(name)
-            self.done[name].set()
             return result
 
         return run

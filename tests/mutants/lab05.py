@@ -87,6 +87,17 @@ MUTANTS: tuple[Mutant, ...] = (
          "continue"),
     ),
     _lab05(
+        "scans-for-every-message",
+        "lab05.add-messages-upsert",
+        "looks for each new message's id by walking the list: right, but quadratic",
+        ("        if key is not None and key in where:\n"
+         "            result[where[key]] = message\n",
+         "        found = [i for i, m in enumerate(result)\n"
+         "                 if m is not _GONE and key is not None and _message_id(m) == key]\n"
+         "        if found:\n"
+         "            result[found[0]] = message\n"),
+    ),
+    _lab05(
         "empty-id-is-an-id",
         "lab05.add-messages-upsert",
         "treats an empty id as a real one, so every id-less message overwrites the last",
