@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The kit's two commands, on any machine with Python 3.10+ and the package index.
+"""The kit's commands, on any machine with Python 3.10+ and the package index.
 
     python3 dev.py grade [GRADER ARGS...]   grade a folder of labs (default: labs/)
     python3 dev.py test  [PYTEST ARGS...]   run the kit's whole test suite
+    python3 dev.py bench [ARGS...]          the checkpoint store beside LangGraph's
 
 The first run creates ``.venv`` next to this file and installs the kit into it with its
 development extras; later runs reuse it, and reinstall only when ``pyproject.toml`` has
-changed. Uses the standard library only, so it runs before anything is installed.
+changed. ``bench`` does the same in ``.venv-bench`` with the ``bench`` extra, so that
+LangGraph's packages never reach the environment the tests run in. Uses the standard
+library only, so it runs before anything is installed.
 """
 
 from __future__ import annotations
@@ -16,37 +19,51 @@ import os
 import subprocess
 import sys
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv"
-STAMP = VENV / ".kit-installed"
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a command runs, and in which environment with which extras."""
+
+    environment: str
+    extras: str
+    run: tuple[str, ...]
+
+
 COMMANDS = {
-    "grade": ["-m", "grader"],
-    "test": ["-m", "pytest"],
+    "grade": Command(".venv", "dev", ("-m", "grader")),
+    "test": Command(".venv", "dev", ("-m", "pytest")),
+    "bench": Command(".venv-bench", "bench", ("benchmarks/checkpoints_vs_langgraph.py",)),
 }
 
 
-def venv_python() -> Path:
-    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def venv_python(folder: Path) -> Path:
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def ensure_environment() -> Path:
-    """Create and fill ``.venv`` unless it already holds this ``pyproject.toml``."""
+def ensure_environment(command: Command) -> Path:
+    """Create and fill the command's environment unless it already holds this
+    ``pyproject.toml`` with the command's extras."""
+    folder = HERE / command.environment
+    stamp = folder / ".kit-installed"
     wanted = hashlib.sha256((HERE / "pyproject.toml").read_bytes()).hexdigest()
-    python = venv_python()
-    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+    python = venv_python(folder)
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
         return python
     if not python.exists():
-        print(f"dev.py: creating {VENV.name} with {sys.executable}", file=sys.stderr)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    print("dev.py: installing the kit and its test dependencies", file=sys.stderr)
+        print(f"dev.py: creating {folder.name} with {sys.executable}", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(folder)
+    print(f"dev.py: installing the kit and its {command.extras} extras", file=sys.stderr)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--editable", f"{HERE}[dev]"],
+         "--editable", f"{HERE}[{command.extras}]"],
         check=True,
     )
-    STAMP.write_text(wanted + "\n")
+    stamp.write_text(wanted + "\n")
     return python
 
 
@@ -57,13 +74,13 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip(), file=sys.stderr)
         return 2
+    command = COMMANDS[argv[0]]
     try:
-        python = ensure_environment()
+        python = ensure_environment(command)
     except subprocess.CalledProcessError as error:
         print(f"dev.py: installing failed ({error})", file=sys.stderr)
         return 1
-    command = [str(python), *COMMANDS[argv[0]], *argv[1:]]
-    return subprocess.run(command, cwd=HERE).returncode
+    return subprocess.run([str(python), *command.run, *argv[1:]], cwd=HERE).returncode
 
 
 if __name__ == "__main__":
