@@ -26,7 +26,10 @@ class Lab:
 
     ``uses`` lists the earlier labs whose modules this one imports. When this lab is
     graded, the reference solutions stand in for them, so a mistake made in an earlier lab
-    is reported there and not again here (SPEC, "The labs").
+    is reported there and not again here (SPEC, "The labs"). ``composes`` lists those it
+    is built from *by design* (the capstone): the submission's own modules are graded
+    together with it. ``time_scale`` multiplies the real time each of its scenarios may
+    take (the capstone runs whole agents in several processes).
     """
 
     id: str
@@ -34,6 +37,8 @@ class Lab:
     title: str
     items: tuple[Item, ...]
     uses: tuple[str, ...] = ()
+    composes: tuple[str, ...] = ()
+    time_scale: float = 1.0
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -508,23 +513,25 @@ LABS: tuple[Lab, ...] = (
         id="lab07",
         module="lab07_durable_agent",
         title="Capstone: the durable DevOps agent",
+        composes=("lab01", "lab02", "lab03", "lab04", "lab05", "lab06"),
+        time_scale=6.0,
         items=(
             Item(
                 "lab07.exactly-once-under-kill",
                 "Under repeated SIGKILL and restart, every side effect happens once",
                 "Symptom: over the kill-and-restart trials a run does not complete, or a side "
                 "effect (the deploy above all) happens twice or not at all. Cause: most often "
-                "a side effect without a durable idempotency key, or progress not saved "
-                "atomically after each step. Look at lab 02 (keys, atomic claims) and lab 04 "
-                "(atomic writes, resume).",
+                "a side-effecting call resent after a restart without its idempotency key, or "
+                "progress not saved after each step. Look at lab 02 (keys derived from the "
+                "task and the call), lab 04 (resume) and lab 06 (a checkpoint per step).",
             ),
             Item(
                 "lab07.transient-llm-retried",
                 "Transient LLM failures during the run are retried, not fatal",
                 "Symptom: a 429, a 5xx or a timeout from the LLM in the middle of the "
                 "deployment fails the task. Cause: the agent calls the client directly instead "
-                "of through your retry wrapper, or these errors are classified as permanent. "
-                "Look at lab 01: does every LLM call in the agent go through it?",
+                "of through lab 03's call_llm, or lab 01 classifies these errors as permanent "
+                "or ignores retry-after. Does every LLM call in the agent go through them?",
             ),
             Item(
                 "lab07.deadline-survives-restart",
@@ -546,10 +553,11 @@ LABS: tuple[Lab, ...] = (
             Item(
                 "lab07.single-runner",
                 "The same task started twice at once runs once",
-                "Symptom: two processes started on one task both run it, and the deploy "
-                "counter shows two. Cause: a check-then-set claim, or a lock that only works "
-                "between threads (threading.Lock) and not between processes. Look at lab 02's "
-                "atomic claim, and make it hold in the durable store of lab 04.",
+                "Symptom: a second process started on a task that is running runs it too (it "
+                "asks the model, its steps interleave with the first's). Cause: no lock, a "
+                "lock that holds only between threads (threading.Lock), or a 'running' flag a "
+                "killed runner never clears. Take a lock between processes that dies with its "
+                "holder: fcntl.flock on a file per task, without waiting (LOCK_NB).",
             ),
             Item(
                 "lab07.replayable-history",

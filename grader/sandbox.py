@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,23 +93,29 @@ class LabRun:
 
 def run_lab(lab: Lab, impl: Path, config: SandboxConfig = SandboxConfig()) -> LabRun:
     """Run every scenario of ``lab`` against ``impl/<lab.module>.py``; the reference
-    solutions stand in for the earlier labs it uses (:attr:`Lab.uses`)."""
+    solutions stand in for the earlier labs it uses (:attr:`Lab.uses`), the submission's
+    own go with it for the labs it composes (:attr:`Lab.composes`)."""
     run = LabRun()
+    config = replace(config, scenario_timeout=config.scenario_timeout * lab.time_scale)
     substitutes = {
         LABS_BY_ID[earlier].module: f"solutions.{LABS_BY_ID[earlier].module}"
         for earlier in lab.uses
     }
-    source = impl / f"{lab.module}.py"
-    problem = _unusable(source)
-    if problem is not None:
-        run.failure = problem
+    sources = [impl / f"{lab.module}.py"]
+    sources += [impl / f"{LABS_BY_ID[earlier].module}.py" for earlier in lab.composes]
+    problems = [problem for problem in map(_unusable, sources) if problem is not None]
+    if problems:
+        run.failure = "; ".join(problems)
+        if lab.composes and len(problems) < len(sources):
+            run.failure += f" ({lab.id} is built from your own earlier labs, graded together)"
         return run
     before = _fingerprint()
     with tempfile.TemporaryDirectory(prefix=f"grader-{lab.id}-") as scratch:
         folder = Path(scratch)
         submission = folder / "submission"
         submission.mkdir()
-        shutil.copyfile(source, submission / source.name)
+        for source in sources:
+            shutil.copyfile(source, submission / source.name)
         pending: list[str] | None = None  # None: all of them, as the child lists them
         while pending is None or pending:
             workdir = folder / f"work{run.children}"

@@ -100,7 +100,7 @@ def test_after_effect_comes_once_the_effect_is_on_record(tmp_path):
 
 
 def test_crash_plan_refuses_an_unknown_way_to_crash():
-    with pytest.raises(ValueError, match="how must be 'raise' or 'kill'"):
+    with pytest.raises(ValueError, match="how must be"):
         CrashPlan(1, how="explode")
 
 
@@ -139,3 +139,51 @@ def test_child_runs_under_a_frozen_clock_without_waiting_for_it():
     with FrozenClock(patch_sleep=True):
         ending = in_child_process(lambda: os.getpid())
     assert ending.code == 0
+
+
+def test_a_turn_may_fail_before_it_answers():
+    from labs.kit.fake_llm import failure
+
+    script = [[failure(503), failure(429), reply("recovered")], reply("second turn")]
+    with FakeLLM(script, by_turn=True) as llm:
+        client = llm.client(max_retries=0)
+        outcomes = []
+        for _ in range(4):
+            try:
+                outcomes.append(ask(client, start_messages("deploy")).content)
+            except Exception as error:  # noqa: BLE001 - the outcome is the point
+                outcomes.append(type(error).__name__)
+    assert outcomes == ["InternalServerError", "RateLimitError", "recovered", "recovered"]
+    assert [r.outcome for r in llm.requests] == ["503", "429", "200", "200"]
+
+
+def test_a_paused_run_waits_for_the_other_process(tmp_path):
+    from labs.kit.crash import wait_for_file
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    (tmp_path / "after").unlink(missing_ok=True)
+
+    def run() -> None:
+        plan = CrashPlan(2, how="pause", hold=hold, hold_limit=10.0)
+        plan.event("reply to turn 1")
+        plan.event("apply_deploy")  # holds here
+        (tmp_path / "after").write_text("went on")
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run()
+        finally:
+            os._exit(0)
+    assert wait_for_file(hold / "paused", limit=10.0)
+    assert (hold / "paused").read_text() == "apply_deploy"
+    assert not (tmp_path / "after").exists()  # still held
+    (hold / "go").write_text("")
+    os.waitpid(pid, 0)
+    assert (tmp_path / "after").read_text() == "went on"
+
+
+def test_a_pause_needs_its_folder():
+    with pytest.raises(ValueError, match="a pause needs the folder"):
+        CrashPlan(1, how="pause")

@@ -33,3 +33,19 @@ def scenarios_of(lab_id: str) -> Registry:
     """The registry of ``lab_id`` (``"lab01"``)."""
     module = importlib.import_module(f"grader.scenarios.{lab_id}")
     return module.SCENARIOS
+
+
+def warm_up() -> None:
+    """Make one request to a fake LLM on a frozen clock, here and now.
+
+    The OpenAI client imports much of itself on its first request. A scenario that runs
+    agents in forked children calls this first, so that every child starts from a
+    process that has paid for that once, instead of paying for it again in each child.
+    """
+    from labs.kit.clock import FrozenClock
+    from labs.kit.fake_llm import FakeLLM, reply
+
+    with FrozenClock() as clock, FakeLLM([reply("ready")], clock=clock) as llm:
+        llm.client(max_retries=0).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "ready?"}]
+        )

@@ -18,7 +18,7 @@ from typing import Any
 from unittest import mock
 
 from grader.observe import describe_error, not_implemented, outcome, plain, required, type_name
-from grader.scenarios import Registry
+from grader.scenarios import Registry, warm_up
 from labs.kit.agent import start_messages
 from labs.kit.clock import FrozenClock
 from labs.kit.crash import Crash, CrashPlan, in_child_process
@@ -27,6 +27,7 @@ from labs.kit.fake_llm import FakeLLM, Step, reply, tool_call
 from labs.kit.tasks import MemoryTaskStore, Task, TaskState
 
 SCENARIOS = Registry()
+warm_up()
 STORES = {"json": "JsonFileStore", "sqlite": "SqliteStore"}
 GOAL = "Deploy web 2.4.1 to production and make sure it is healthy."
 WEB, RELEASE = {"service": "web"}, {"service": "web", "version": "2.4.1"}

@@ -12,6 +12,10 @@ told to:
 * ``how="kill"`` sends the process SIGKILL: no ``finally`` block, no ``atexit`` handler,
   no buffered write survives, as in a power cut. Run the agent with
   :func:`in_child_process` so that only the child dies.
+* ``how="pause"`` holds the run still at that event, so that another process can look at
+  it mid-way: the run creates ``<hold>/paused`` and waits (real time, at most
+  ``hold_limit`` seconds) until ``<hold>/go`` exists. :func:`wait_for_file` is the other
+  side's wait.
 
 A crash at a reply loses that reply in flight; a crash at a side effect happens after the
 effect is on record in the world and before the agent hears of it, the hardest moment for
@@ -26,6 +30,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from labs.kit.fake_llm import RecordedRequest
@@ -47,20 +52,31 @@ class CrashPlan:
     last one being where it crashed.
     """
 
-    def __init__(self, at: int | None = None, *, how: str = "raise") -> None:
-        if how not in ("raise", "kill"):
-            raise ValueError(f"how must be 'raise' or 'kill', not {how!r}")
+    def __init__(self, at: int | None = None, *, how: str = "raise",
+                 hold: str | os.PathLike[str] | None = None, hold_limit: float = 30.0) -> None:
+        if how not in ("raise", "kill", "pause"):
+            raise ValueError(f"how must be 'raise', 'kill' or 'pause', not {how!r}")
+        if (how == "pause") != (hold is not None):
+            raise ValueError("a pause needs the folder to hold in (hold=), and only a pause")
         self.at = at
         self.how = how
+        self.hold = Path(hold) if hold is not None else None
+        self.hold_limit = hold_limit
         self.events: list[str] = []
 
     def event(self, what: str) -> None:
-        """Note one event; crash if it is the chosen one."""
+        """Note one event; crash (or pause) if it is the chosen one."""
         self.events.append(what)
-        if len(self.events) == self.at:
-            if self.how == "kill":
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise Crash(f"crashed at event {self.at}: {what}")
+        if len(self.events) != self.at:
+            return
+        if self.how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.how == "pause" and self.hold is not None:
+            (self.hold / "paused").write_text(what)
+            if not wait_for_file(self.hold / "go", limit=self.hold_limit):
+                raise Crash(f"paused at event {self.at} and never told to go on")
+            return
+        raise Crash(f"crashed at event {self.at}: {what}")
 
     def before_reply(self, request: RecordedRequest) -> None:
         """For ``FakeLLM(before_reply=...)``: a reply of the model is an event."""
@@ -106,6 +122,34 @@ def in_child_process(work: Callable[[], Any], *, limit: float = 30.0) -> Ending:
     Whatever it changed in memory dies with it: only what it wrote to disk remains. After
     ``limit`` real seconds it is killed and reported as hung.
     """
+    return start_child_process(work).wait(limit)
+
+
+class ChildProcess:
+    """A forked child running ``work`` (see :func:`start_child_process`)."""
+
+    def __init__(self, pid: int, said: int) -> None:
+        self.pid = pid
+        self._said = said
+        self._ending: Ending | None = None
+
+    def wait(self, limit: float = 30.0) -> Ending:
+        """Wait until the child ends, at most ``limit`` real seconds (then kill it and
+        call it hung); how it ended. Waiting again gives the same answer."""
+        if self._ending is None:
+            try:
+                ending = _wait(self.pid, limit)
+                said = _read_all(self._said)
+            finally:
+                os.close(self._said)
+            self._ending = Ending(code=1, error=said) if ending.code == 1 and said else ending
+        return self._ending
+
+
+def start_child_process(work: Callable[[], Any]) -> ChildProcess:
+    """Start ``work()`` in a forked child process and return at once, so that this process
+    can do something else (look at the child's files, start a second one) before it waits.
+    The child is what :func:`in_child_process` describes."""
     if not hasattr(os, "fork"):
         raise RuntimeError("a real crash needs os.fork (Linux or macOS)")
     for stream in (sys.stdout, sys.stderr):
@@ -128,14 +172,17 @@ def in_child_process(work: Callable[[], Any], *, limit: float = 30.0) -> Ending:
         finally:
             os._exit(code)
     os.close(write_end)
-    try:
-        ending = _wait(pid, limit)
-        said = _read_all(read_end)
-    finally:
-        os.close(read_end)
-    if ending.code == 1 and said:
-        return Ending(code=1, error=said)
-    return ending
+    return ChildProcess(pid, read_end)
+
+
+def wait_for_file(path: str | os.PathLike[str], *, limit: float = 30.0) -> bool:
+    """Wait until ``path`` exists, at most ``limit`` real seconds (``select``, not
+    ``time``, so a frozen clock does not stop it); True when it does."""
+    for _ in range(max(1, int(limit / _POLL))):
+        if os.path.exists(path):
+            return True
+        select.select([], [], [], _POLL)
+    return os.path.exists(path)
 
 
 def _read_all(fd: int) -> str:

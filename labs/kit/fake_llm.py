@@ -32,7 +32,10 @@ A model that answers a conversation, not a queue: with ``by_turn=True`` the step
 request is ``script[turn]``, where ``turn`` is how many assistant messages the request
 already holds. A restarted agent that asks again for a turn it had lost gets the same
 answer again, as a deterministic model would, and one that resumes from its saved
-conversation goes on where it stopped. Each request records its ``turn``.
+conversation goes on where it stopped. Each request records its ``turn``. A turn's entry
+may also be a list of steps, for the attempts at that turn in order, the last one
+repeating: ``[failure(503), reply("ok")]`` fails the first request of the turn and answers
+the next ones.
 
 ``before_reply`` (a callable taking the request's record) runs as each successful reply is
 about to leave the server: the place to simulate a crash that loses the reply in flight.
@@ -44,8 +47,8 @@ import functools
 import json
 import math
 import ssl
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Union
@@ -184,7 +187,7 @@ class FakeLLM:
 
     def __init__(
         self,
-        script: Iterable[Step] = (),
+        script: Iterable[Step | Sequence[Step]] = (),
         *,
         clock: FrozenClock | None = None,
         base_url: str = DEFAULT_BASE_URL,
@@ -197,8 +200,9 @@ class FakeLLM:
         self.overruns = 0
         self.by_turn = by_turn
         self.before_reply = before_reply
-        self._turns: tuple[Step, ...] = tuple(script) if by_turn else ()
-        self._script: deque[Step] = deque(() if by_turn else script)
+        self._turns: tuple[Step | Sequence[Step], ...] = tuple(script) if by_turn else ()
+        self._attempts: Counter[int] = Counter()
+        self._script: deque[Step] = deque(() if by_turn else script)  # type: ignore[arg-type]
         self._router = respx.MockRouter(
             base_url=self.base_url, assert_all_called=False, assert_all_mocked=True
         )
@@ -288,11 +292,18 @@ class FakeLLM:
         record("200")
         if self.before_reply is not None:
             self.before_reply(self.requests[-1])
-        return httpx.Response(200, json=self._completion(index, body, step))
+        return httpx.Response(200, json=self._completion(index, turn, body, step))
 
     def _next_step(self, turn: int) -> Step | None:
         if self.by_turn:
-            return self._turns[turn] if turn < len(self._turns) else None
+            if turn >= len(self._turns):
+                return None
+            steps = self._turns[turn]
+            if isinstance(steps, (Reply, Failure, TransportFailure)):
+                return steps
+            attempt = self._attempts[turn]
+            self._attempts[turn] += 1
+            return steps[min(attempt, len(steps) - 1)]
         return self._script.popleft() if self._script else None
 
     def _advance(self, seconds: float) -> None:
@@ -311,7 +322,8 @@ class FakeLLM:
     ) -> None:
         self.requests.append(RecordedRequest(index, body, arrival, timeouts, outcome, turn))
 
-    def _completion(self, index: int, body: dict[str, Any], step: Reply) -> dict[str, Any]:
+    def _completion(self, index: int, turn: int, body: dict[str, Any],
+                    step: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": step.content}
         if step.tool_calls:
             message["tool_calls"] = [
@@ -323,8 +335,11 @@ class FakeLLM:
                 for call in step.tool_calls
             ]
         created = int(self.clock.now()) if self.clock is not None else 0
+        # With by_turn, the same conversation gets the same answer, id included, in every
+        # process: a restarted agent's ids never collide with those it saved.
+        completion_id = f"turn-{turn + 1}" if self.by_turn else str(index + 1)
         return {
-            "id": f"chatcmpl-fake-{index + 1}",
+            "id": f"chatcmpl-fake-{completion_id}",
             "object": "chat.completion",
             "created": created,
             "model": body.get("model", DEFAULT_MODEL),

@@ -7,13 +7,13 @@ in course order, and ``tests/test_mutants.py`` grades every one.
 
 from __future__ import annotations
 
-from tests.mutants import lab01, lab02, lab03, lab04, lab05, lab06
+from tests.mutants import lab01, lab02, lab03, lab04, lab05, lab06, lab07
 from tests.mutants.base import Mutant, StaleMutant, materialise, mutants_of
 
 #: Every mutant of every lab, in course order.
 MUTANTS: tuple[Mutant, ...] = (
     *lab01.MUTANTS, *lab02.MUTANTS, *lab03.MUTANTS, *lab04.MUTANTS, *lab05.MUTANTS,
-    *lab06.MUTANTS,
+    *lab06.MUTANTS, *lab07.MUTANTS,
 )
 
 __all__ = ["MUTANTS", "Mutant", "StaleMutant", "materialise", "mutants_of"]

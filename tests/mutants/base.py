@@ -9,6 +9,7 @@ cannot silently stop mutating when the solution changes.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,17 @@ class Mutant:
 
 
 def materialise(mutant: Mutant, folder: Path) -> Path:
-    """Write ``mutant`` into ``folder`` as ``<module>.py``, a submission; return the file."""
+    """Write ``mutant`` into ``folder`` as ``<module>.py``, a submission; return the file.
+
+    A lab graded together with the student's own earlier labs (the capstone) gets the
+    reference solutions of those beside it, so that the mutant's mistake is the only one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{mutant.module}.py"
     path.write_text(mutant.source(), encoding="utf-8")
+    for earlier in LABS_BY_ID[mutant.lab].composes:
+        module = f"{LABS_BY_ID[earlier].module}.py"
+        shutil.copyfile(SOLUTIONS / module, folder / module)
     return path
 
 
