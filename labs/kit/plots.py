@@ -1,6 +1,6 @@
 """Pictures for the notebooks: timelines of requests and waits, the load on a server, how
-a run spends its time budget (:func:`budget`), and a run across its crashes and restarts
-(:func:`lives`).
+a run spends its time budget (:func:`budget`), a run across its crashes and restarts
+(:func:`lives`), and a thread's checkpoint history as a tree (:func:`checkpoint_tree`).
 
 Every helper returns a :class:`KitFigure` (a matplotlib ``Figure`` that is not registered
 with pyplot): the last expression of a notebook cell shows it once, as a PNG, and nothing is
@@ -24,7 +24,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
+from labs.kit.checkpoints import Checkpoint
 from labs.kit.fake_llm import RecordedRequest
 from labs.kit.notebook import Run, seconds
 
@@ -520,3 +522,127 @@ def lives(
     if title:
         ax.set_title(title, fontsize=11, pad=36)
     return fig
+
+
+# -- a thread's checkpoints as a tree -----------------------------------------------------
+
+CHECKPOINT_FACE = "#E8F1FA"
+CHECKPOINT_EDGE = "#0072B2"
+UPDATE_FACE = "#FFF1D6"
+UPDATE_EDGE = "#B87700"
+LATEST_EDGE = "#000000"
+ARROW_COLOUR = "#444444"
+
+
+def checkpoint_tree(
+    checkpoints: Sequence[Checkpoint],
+    *,
+    title: str | None = None,
+    width: float | None = None,
+) -> KitFigure:
+    """One thread's checkpoints as a tree, its history read from left to right.
+
+    Each checkpoint is a box that says its id (a counter id as its number: ``#3``), its
+    step, and what made it: the nodes that ran, ``input`` for a run's first checkpoint, or
+    ``update`` for one that ``update_state`` saved (``metadata["source"]``; a dashed
+    border). An arrow leads from each checkpoint to each one whose ``parent_id`` it is. The
+    first of a checkpoint's children (ids sort in save order) goes on along its row; each
+    later child starts a row of its own below, reached by a bent arrow: a branch, as going
+    on from an earlier checkpoint makes one. The latest checkpoint (the greatest id) has a
+    thick border and is marked ``latest``. A checkpoint whose parent is not among those
+    given starts a tree of its own, in the column of its step.
+
+    ``checkpoints``: those of one thread, in any order (``history(thread)`` gives them
+    newest first). An empty list, or checkpoints of several threads, is a ValueError.
+    ``width`` in inches; by default 1.6 for each step the tree spans.
+    """
+    if not checkpoints:
+        raise ValueError("checkpoint_tree() needs at least one checkpoint")
+    threads = sorted({checkpoint.thread_id for checkpoint in checkpoints})
+    if len(threads) > 1:
+        raise ValueError(f"checkpoints of one thread only, not of {', '.join(threads)}")
+    ordered = sorted({c.id: c for c in checkpoints}.values(), key=lambda c: c.id)
+    known = {checkpoint.id for checkpoint in ordered}
+    children: dict[str, list[Checkpoint]] = {}
+    for checkpoint in ordered:
+        if checkpoint.parent_id in known and checkpoint.parent_id != checkpoint.id:
+            children.setdefault(checkpoint.parent_id, []).append(checkpoint)
+    places = _tree_places(ordered, children)
+    left = min(column for column, _ in places.values())
+    right = max(column for column, _ in places.values())
+    rows = 1 - min(row for _, row in places.values())
+    size = (width or 1.2 + 1.6 * (right - left + 1), 1.0 + 0.9 * rows)
+    fig = KitFigure(figsize=size, dpi=DPI)
+    ax = fig.subplots()
+    latest = ordered[-1].id
+    boxes = {c.id: _tree_box(ax, c, places[c.id], c.id == latest) for c in ordered}
+    for parent, kids in children.items():
+        for index, kid in enumerate(kids):
+            bend = "angle,angleA=-90,angleB=180,rad=0" if index else "arc3"
+            ax.annotate(
+                "", xy=places[kid.id], xytext=places[parent], zorder=3,
+                arrowprops={"arrowstyle": "-|>", "color": ARROW_COLOUR, "linewidth": 1.2,
+                            "shrinkA": 0, "shrinkB": 0, "connectionstyle": bend,
+                            "patchA": boxes[parent].get_bbox_patch(),
+                            "patchB": boxes[kid.id].get_bbox_patch()},
+            )
+    ax.annotate("◀ latest", xy=places[latest], xytext=(40, 0), textcoords="offset points",
+                ha="left", va="center", fontsize=8.5, fontweight="bold", color=LATEST_EDGE)
+    ax.set_xlim(left - 0.55, right + 0.85)
+    ax.set_ylim(-rows + 0.5, 0.5)
+    ax.set_axis_off()
+    handles = [
+        Patch(facecolor=CHECKPOINT_FACE, edgecolor=CHECKPOINT_EDGE,
+              label="a checkpoint: #id, step, what ran"),
+        Patch(facecolor=UPDATE_FACE, edgecolor=UPDATE_EDGE, linestyle="--",
+              label="saved by update_state"),
+        Patch(facecolor="white", edgecolor=LATEST_EDGE, linewidth=2.2, label="the latest"),
+        Line2D([], [], color=ARROW_COLOUR, label="parent → child; a bend starts a branch"),
+    ]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2,
+              frameon=False, fontsize=8.5)
+    if title:
+        ax.set_title(title, fontsize=11, pad=36)
+    return fig
+
+
+def _tree_places(
+    ordered: Sequence[Checkpoint], children: Mapping[str, Sequence[Checkpoint]]
+) -> dict[str, tuple[float, float]]:
+    """Where each checkpoint's box goes: ``(column, -row)``. Depth first from each root
+    (a checkpoint without a parent among ``ordered``), a first child on its parent's row
+    one column on, each later child on the next free row."""
+    followers = {kid.id for kids in children.values() for kid in kids}
+    roots = [c for c in ordered if c.id not in followers]
+    places: dict[str, tuple[float, float]] = {}
+    rows = 0
+    for root in roots + list(ordered):  # then whatever a loop of parent ids left out
+        stack: list[tuple[Checkpoint, float, int | None]] = [(root, float(root.step), None)]
+        while stack:
+            checkpoint, column, row = stack.pop()
+            if checkpoint.id in places:
+                continue
+            if row is None:
+                row, rows = rows, rows + 1
+            places[checkpoint.id] = (column, -row)
+            kids = children.get(checkpoint.id, [])
+            stack += [(kid, column + 1, None) for kid in reversed(kids[1:])]
+            if kids:
+                stack.append((kids[0], column + 1, row))
+    return places
+
+
+def _tree_box(ax: Axes, checkpoint: Checkpoint, place: tuple[float, float], latest: bool) -> Text:
+    """Draw one checkpoint's box at ``place``; the text artist that holds it."""
+    source = checkpoint.metadata.get("source") if isinstance(checkpoint.metadata, dict) else None
+    made = "update" if source == "update" else "\n".join(checkpoint.ran) or "input"
+    number = str(int(checkpoint.id)) if checkpoint.id.isdigit() else checkpoint.id[-8:]
+    update = made == "update"
+    return ax.text(
+        *place, f"#{number} · step {checkpoint.step}\n{made}", ha="center", va="center",
+        fontsize=8, linespacing=1.3, zorder=2,
+        bbox={"boxstyle": "round,pad=0.45",
+              "facecolor": UPDATE_FACE if update else CHECKPOINT_FACE,
+              "edgecolor": LATEST_EDGE if latest else UPDATE_EDGE if update else CHECKPOINT_EDGE,
+              "linewidth": 2.4 if latest else 1.1, "linestyle": "--" if update else "-"},
+    )
