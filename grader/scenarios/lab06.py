@@ -186,25 +186,16 @@ def _corrupt(lab: ModuleType, kind: str, make: Callable[[], Any], path: Path) ->
     def garble() -> dict[str, Any]:
         store = make()
         good = store.save(_draft("garbled", 0, {"fine": True}))
+        before = _files_under(path) if kind == "file" else {}
         bad = store.save(_draft("garbled", 1, {"fine": False}))
         _close(store)
         if kind == "file":
-            files = [p for p in path.rglob("*") if p.is_file() and bad in p.name]
-            target = files[0] if files else None
+            target = _file_saved(before, _files_under(path), bad)
             if target is not None:
                 target.write_text('{"id": "' + bad + '", "thread_id": "garbled", "st')
             where = str(target) if target is not None else str(path)
         else:
-            with sqlite3.connect(path) as db:
-                for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-                    columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-                    text = [c for c in columns if c not in ("thread_id",)]
-                    for column in text:
-                        try:
-                            db.execute(f"UPDATE {table} SET {column} = 'garbled ⛔' "
-                                       f"WHERE rowid = (SELECT MAX(rowid) FROM {table})")
-                        except sqlite3.Error:
-                            continue
+            _garble_last_row(path, keep={"garbled", bad})
             where = str(path)
         store = make()
         result = {
@@ -226,6 +217,50 @@ def _corrupt(lab: ModuleType, kind: str, make: Callable[[], Any], path: Path) ->
             lambda: lab.SqliteCheckpointStore(junk).latest("any"), keep=_cp,
             describe=lambda e: _raised(e, lab, str(junk)))
     return seen
+
+
+def _files_under(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _file_saved(before: dict[Path, bytes], after: dict[Path, bytes], saved: str) -> Path | None:
+    """The file a save wrote its checkpoint to, whatever the store names it: a file that
+    was not there before and holds the checkpoint's state (else one named after its id)."""
+    new = sorted(p for p in after if p not in before)
+    for path in new:
+        if b'"fine"' in after[path]:
+            return path
+    named = sorted(p for p in after if saved in p.name)
+    if named:
+        return named[0]
+    return new[0] if new else None
+
+
+def _garble_last_row(database: Path, keep: set[str]) -> None:
+    """Overwrite the payload of the newest row of every table: each text or blob column
+    except those holding a value of ``keep`` (the thread id, the checkpoint id), so that
+    the row is still found and no longer parses, whatever the columns are called."""
+    with sqlite3.connect(database) as db:
+        tables = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            try:
+                cursor = db.execute(f'SELECT * FROM "{table}" ORDER BY rowid DESC LIMIT 1')
+                row = cursor.fetchone()
+            except sqlite3.Error:  # a WITHOUT ROWID table: left as it is
+                continue
+            if row is None:
+                continue
+            names = [column[0] for column in cursor.description]
+            for name, value in zip(names, row):
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8", "replace")
+                if isinstance(value, str) and value not in keep:
+                    try:
+                        db.execute(f'UPDATE "{table}" SET "{name}" = ? WHERE rowid = '
+                                   f'(SELECT MAX(rowid) FROM "{table}")', ("garbled ⛔",))
+                    except sqlite3.Error:
+                        continue
 
 
 @SCENARIOS.scenario
