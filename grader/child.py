@@ -27,7 +27,8 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from grader.isolation import Isolation, Limits, isolate, limit_resources, seal
+from grader.isolation import (Isolation, Limits, die_with_parent, isolate, limit_resources,
+                              seal)
 
 
 #: The exit status of a child whose result channel was closed or replaced under it.
@@ -65,6 +66,7 @@ class _Channel:
 
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read(1 << 20))
+    die_with_parent(job["parent"])
     channel = _Channel(job["channel"], job["nonce"])
     limits = Limits(**job["limits"])
     workdir = job["workdir"]

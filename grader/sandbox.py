@@ -197,6 +197,7 @@ class _Child:
             "limits": asdict(config.limits),
             "isolate": config.isolate,
             "nonce": self.nonce,
+            "parent": os.getpid(),
             "hide": [str(ROOT / path) for path in HIDDEN],
         }
         self.workdir = workdir
