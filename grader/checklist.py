@@ -574,6 +574,8 @@ LABS: tuple[Lab, ...] = (
 
 
 LABS_BY_ID: dict[str, Lab] = {lab.id: lab for lab in LABS}
+#: The files a submission is made of (``lab01_retry.py``, ...); anything else in it is ignored.
+MODULE_FILES: frozenset[str] = frozenset(f"{lab.module}.py" for lab in LABS)
 ITEMS_BY_ID: dict[str, Item] = {item.id: item for lab in LABS for item in lab.items}
 
 
