@@ -37,22 +37,19 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from grader.notebooks import (
+    KERNEL,
+    KERNELSPEC,
+    LANGUAGE_INFO_KEYS,
+    VOLATILE_CELL_METADATA,
+    clear,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SKIP_TAG = "skip-execution"
-KERNEL = "python3"
 CELL_TIMEOUT = 300  # seconds; every wait in a notebook is on the frozen clock
 IMAGE_TYPES = ("image/png", "image/jpeg")
-
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
-#: language_info keys that do not depend on the machine (its "version" does).
-LANGUAGE_INFO_KEYS = ("codemirror_mode", "file_extension", "mimetype", "name",
-                      "nbconvert_exporter", "pygments_lexer")
-#: Notebook-level metadata worth keeping; everything else (widgets, front-end state) goes.
-NOTEBOOK_METADATA_KEYS = ("kernelspec", "language_info")
-#: Cell metadata front ends add and a build should not keep.
-VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled", "jupyter",
-                          "trusted", "vscode", "pycharm")
 
 
 def kernel_environment() -> dict[str, str]:
@@ -68,32 +65,6 @@ def kernel_environment() -> dict[str, str]:
 def warm_up() -> None:
     """Build matplotlib's font cache here, so its one-time notice never lands in a cell."""
     import matplotlib.font_manager  # noqa: F401
-
-
-def clear(nb: nbformat.NotebookNode) -> None:
-    """Drop outputs, execution counts and volatile metadata; give every cell a stable id."""
-    nb.metadata = nbformat.from_dict(
-        {key: nb.metadata[key] for key in NOTEBOOK_METADATA_KEYS if key in nb.metadata}
-    )
-    nb.metadata["kernelspec"] = nbformat.from_dict(KERNELSPEC)
-    nb.nbformat, nb.nbformat_minor = 4, 5
-    used: set[str] = set()
-    for index, cell in enumerate(nb.cells):
-        for key in VOLATILE_CELL_METADATA:
-            cell.metadata.pop(key, None)
-        if not cell.metadata.get("tags"):
-            cell.metadata.pop("tags", None)
-        cell_id = cell.get("id")
-        if not isinstance(cell_id, str) or not cell_id or cell_id in used:
-            cell_id = f"cell-{index:03d}"
-        cell["id"] = cell_id
-        used.add(cell_id)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        else:
-            cell.pop("outputs", None)
-            cell.pop("execution_count", None)
 
 
 def normalise(nb: nbformat.NotebookNode) -> None:
