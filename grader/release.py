@@ -4,8 +4,9 @@
 
 Writes the folder students get: the stub modules and the kit under ``labs/`` (the fake
 LLM, the frozen clock, the tools, the public self-checks), the notebooks with their
-outputs cleared, a student README and a ``pyproject.toml`` that installs all of it (and
-JupyterLab with the ``lab`` extra) in a fresh virtual environment. No reference solution
+outputs cleared (their cells on running the grader, which students do not have, replaced
+by a note on handing the lab in), a student README and a ``pyproject.toml`` that installs
+all of it (and JupyterLab with the ``lab`` extra) in a fresh virtual environment. No reference solution
 and no hidden scenario or check goes in, and a leak scan proves it: every line of the
 hidden code that appears nowhere in the public code is a fingerprint, and a bundle holding
 any of them is refused (:func:`leaks`). The bundle is built beside ``OUT_DIR`` and moved
@@ -35,6 +36,9 @@ TEMPLATES = ROOT / "grader" / "bundle"
 PUBLIC = ("labs",)
 #: A line shorter than this says too little to be a fingerprint (``return None``).
 FINGERPRINT_CHARS = 24
+#: The tag of notebook cells about running the grader: left out of the bundle, and a note
+#: on handing the lab in (``bundle/hand_in.md``) put in their place.
+KIT_ONLY = "kit-only"
 TEXT_SUFFIXES = (".py", ".ipynb", ".md", ".toml", ".txt", ".cfg", ".json", ".sh")
 
 
@@ -82,9 +86,24 @@ def build(bundle: Path) -> None:
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         clear(notebook)
+        _hand_in_instead_of_grading(notebook)
         nbformat.write(notebook, notebooks / path.name)
     shutil.copyfile(TEMPLATES / "pyproject.toml", bundle / "pyproject.toml")
     (bundle / "README.md").write_text(_readme(), encoding="utf-8")
+
+
+def _hand_in_instead_of_grading(notebook: nbformat.NotebookNode) -> None:
+    """Put the hand-in note where the cells tagged :data:`KIT_ONLY` were (how to run the
+    grader, which students do not have)."""
+    kept: list[nbformat.NotebookNode] = []
+    note = (TEMPLATES / "hand_in.md").read_text(encoding="utf-8").strip()
+    for cell in notebook.cells:
+        if KIT_ONLY not in cell.metadata.get("tags", []):
+            kept.append(cell)
+        elif note:
+            kept.append(nbformat.v4.new_markdown_cell(note, id=cell["id"]))
+            note = ""
+    notebook.cells = kept
 
 
 def fingerprints(root: Path = ROOT) -> set[str]:

@@ -85,11 +85,19 @@ def test_the_bundle_holds_what_students_need_and_nothing_hidden(bundle):
         assert f"`labs/{lab.module}.py`" in readme
 
 
-def test_the_bundle_notebooks_are_cleared(bundle):
+def test_the_bundle_notebooks_are_cleared_and_say_how_to_hand_in(bundle):
     for path in sorted((bundle / "notebooks").glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
+        cells = nbformat.read(path, as_version=4).cells
+        for cell in cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
+            assert "kit-only" not in cell.metadata.get("tags", []), path.name
+            assert "dev.py" not in cell.source and "python -m grader" not in cell.source, \
+                f"{path.name}: students have no grader to run:\n{cell.source[:300]}"
+        notes = [c for c in cells if c.source.startswith("Then hand in your `labs/` modules")]
+        assert len(notes) == 1, path.name
+        assert len(cells) == len(nbformat.read(ROOT / "notebooks" / path.name,
+                                               as_version=4).cells) - 1
 
 
 def test_the_leak_scan_finds_nothing_in_the_bundle(bundle):
