@@ -127,6 +127,9 @@ class DurableAgent:
           ``tools.execute(name, arguments, idempotency_key=...)`` (the lab 02 key for a
           tool in ``SIDE_EFFECTS``, None for a read) and returns the ``tool_message``\\ s
           (each with an id), and the model is asked again; no tool calls: the end.
+        - Nothing runs past the deadline: node ``"tools"`` checks it first
+          (``Deadline.check()``), so a run restarted after the deadline makes no side
+          effect, not even one it had not made before it died.
         - At the end save the task completed with the last message's text as its result,
           and return it. If anything raises, save the task failed with ``error`` =
           ``"<ExceptionType>: <message>"`` (a passed deadline is lab 03's

@@ -126,7 +126,7 @@ class DurableAgent:
         deadline = deadline or Deadline(task.created_at + self.max_wall_time, clock=self.clock)
         graph = (Graph()
                  .add_node("agent", self._agent(deadline))
-                 .add_node("tools", self._tool_calls(task.id))
+                 .add_node("tools", self._tool_calls(task.id, deadline))
                  .add_conditional_edges("agent", _route, ["tools", END])
                  .add_edge("tools", "agent")
                  .set_entry("agent"))
@@ -142,8 +142,9 @@ class DurableAgent:
 
         return agent
 
-    def _tool_calls(self, task_id: str) -> Any:
+    def _tool_calls(self, task_id: str, deadline: Deadline) -> Any:
         def tools(state: State) -> Patch:
+            deadline.check()  # a restart past the deadline does nothing more, not even a tool
             calls = state["messages"][-1].get("tool_calls") or []
             results = []
             for call in calls:

@@ -117,6 +117,27 @@ def test_nothing_reaches_past_the_deadline(observe):
 
 
 @pytest.mark.item("lab07.deadline-survives-restart")
+def test_no_side_effect_after_the_deadline(observe):
+    seen = observe("deadline_restart")["between_tools"]
+    assert seen["lives"][0] == "killed by SIGKILL", f"the first life {seen['lives'][0]}"
+    applied = seen["world"]["side_effects"].get("apply_deploy", 0)
+    assert applied == 0, (
+        f"killed between building the config and applying it, restarted at 660 s of a 600 s "
+        f"budget: the deploy was applied {applied} time(s) after the deadline; expected "
+        "none: check the deadline before the tools run, not only before the model is asked"
+    )
+    assert not seen["requests"], (
+        f"restarted past the deadline, the run asked the model {len(seen['requests'])} time(s)"
+    )
+    status = seen["status"]
+    assert status.get("state") == "failed" and str(status.get("error")).startswith(
+        "DeadlineExceeded"), (
+        f"restarted past the deadline, the task ended {status.get('state')!r} "
+        f"({status.get('error')!r}); expected failed with DeadlineExceeded"
+    )
+
+
+@pytest.mark.item("lab07.deadline-survives-restart")
 def test_an_early_restart_still_finishes(observe):
     early = observe("deadline_restart")["early"]
     problem = _completed(early["status"]) or _once(early["world"])
@@ -154,11 +175,9 @@ def test_a_second_runner_does_not_run_the_task(observe):
     seen = observe("two_runners")
     assert seen["paused"], "the first runner never reached the point where it was to be held"
     second = seen["second"]
-    refused = "AlreadyRunning" in second
-    waited = not seen["second_while_first_held"] and second == OK
-    assert refused or waited, (
+    assert seen["second_while_first_held"] and "AlreadyRunning" in second, (
         f"a second process run on the task while the first held it: {second}; expected your "
-        "AlreadyRunning at once (or a wait until the first had finished)"
+        "AlreadyRunning at once (the lock is taken without waiting: LOCK_EX | LOCK_NB)"
     )
     assert not seen["second_requests"], (
         f"the second process asked the model {len(seen['second_requests'])} time(s): it ran "

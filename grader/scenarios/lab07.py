@@ -40,6 +40,14 @@ DEPLOY: tuple[Step, ...] = (
     reply(tool_calls=[tool_call("verify", WEB, id="call_vf")], latency=20),
     reply(ANSWER, latency=20),
 )
+#: The deploy with the config built and applied on one turn of the model.
+BOTH_AT_ONCE: tuple[Step, ...] = (
+    DEPLOY[0],
+    reply(tool_calls=[tool_call("build_config", RELEASE, id="call_bc"),
+                      tool_call("apply_deploy", RELEASE, id="call_ap")], latency=40),
+    DEPLOY[3],
+    DEPLOY[4],
+)
 #: How long the tools take: the deploy is about six and a half minutes of a ten-minute
 #: budget.
 DURATIONS = {"build_config": 60.0, "apply_deploy": 120.0, "verify": 30.0}
@@ -215,7 +223,9 @@ def transient_failures(lab: ModuleType) -> dict[str, Any]:
 @SCENARIOS.scenario
 def deadline_restart(lab: ModuleType) -> dict[str, Any]:
     """Killed as the deploy is applied (about 4:40 in), then restarted at 9:00, and in
-    another trial at 6:00: the ten minutes count from the task's creation."""
+    another trial at 6:00: the ten minutes count from the task's creation. And killed
+    between the two tool calls of one turn (the config built, not yet applied), restarted
+    at 11:00: past the deadline, the apply must not be made."""
     seen: dict[str, Any] = {}
     for label, restart_s in (("late", 540.0), ("early", 360.0)):
         folder = Folder()
@@ -231,6 +241,17 @@ def deadline_restart(lab: ModuleType) -> dict[str, Any]:
             "world": _world(folder),
             "status": _status(lab, folder, "after", 1200.0),
         }
+    folder = Folder()
+    _new_task(lab, folder)
+    first = _live(lab, folder, "first", at_s=1.0, script=BOTH_AT_ONCE,
+                  plan=CrashPlan(3, how="kill"))  # reply, reply, build: the apply not made
+    second = _live(lab, folder, "second", at_s=660.0, script=BOTH_AT_ONCE)
+    seen["between_tools"] = {
+        "lives": [first, second],
+        "requests": folder.read("requests-second", []),
+        "world": _world(folder),
+        "status": _status(lab, folder, "after", 1200.0),
+    }
     seen["start"] = DEFAULT_START.timestamp()
     return seen
 
@@ -245,7 +266,7 @@ def status_midway(lab: ModuleType) -> dict[str, Any]:
     hold.mkdir()
     plan = CrashPlan(4, how="pause", hold=hold, hold_limit=LIFE_LIMIT)  # after build_config
     runner = start_child_process(_life(lab, folder, "runner", at_s=1.0, plan=plan))
-    paused = wait_for_file(hold / "paused", limit=LIFE_LIMIT)
+    paused = wait_for_file(hold / "paused", limit=LIFE_LIMIT, child=runner)
     midway = _status(lab, folder, "midway", 200.0) if paused else {"ended": "never paused"}
     (hold / "go").write_text("")
     ended = _ended(runner)
@@ -264,7 +285,7 @@ def two_runners(lab: ModuleType) -> dict[str, Any]:
     first = start_child_process(_life(lab, folder, "first", at_s=1.0,
                                       plan=CrashPlan(1, how="pause", hold=hold,
                                                      hold_limit=LIFE_LIMIT)))
-    paused = wait_for_file(hold / "paused", limit=LIFE_LIMIT)
+    paused = wait_for_file(hold / "paused", limit=LIFE_LIMIT, child=first)
     second = start_child_process(_life(lab, folder, "second", at_s=40.0))
     second_ending = second.wait(5.0)
     (hold / "go").write_text("")

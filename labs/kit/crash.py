@@ -137,13 +137,24 @@ class ChildProcess:
         """Wait until the child ends, at most ``limit`` real seconds (then kill it and
         call it hung); how it ended. Waiting again gives the same answer."""
         if self._ending is None:
-            try:
-                ending = _wait(self.pid, limit)
-                said = _read_all(self._said)
-            finally:
-                os.close(self._said)
-            self._ending = Ending(code=1, error=said) if ending.code == 1 and said else ending
+            self._ended(_wait(self.pid, limit))
+        assert self._ending is not None
         return self._ending
+
+    def poll(self) -> Ending | None:
+        """How the child ended, or None while it still runs; never waits."""
+        if self._ending is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self._ended(_ending_of(status))
+        return self._ending
+
+    def _ended(self, ending: Ending) -> None:
+        try:
+            said = _read_all(self._said)
+        finally:
+            os.close(self._said)
+        self._ending = Ending(code=1, error=said) if ending.code == 1 and said else ending
 
 
 def start_child_process(work: Callable[[], Any]) -> ChildProcess:
@@ -175,12 +186,16 @@ def start_child_process(work: Callable[[], Any]) -> ChildProcess:
     return ChildProcess(pid, read_end)
 
 
-def wait_for_file(path: str | os.PathLike[str], *, limit: float = 30.0) -> bool:
+def wait_for_file(path: str | os.PathLike[str], *, limit: float = 30.0,
+                  child: ChildProcess | None = None) -> bool:
     """Wait until ``path`` exists, at most ``limit`` real seconds (``select``, not
-    ``time``, so a frozen clock does not stop it); True when it does."""
+    ``time``, so a frozen clock does not stop it); True when it does. With ``child``, the
+    process that is to create it: stop waiting as soon as that one has ended."""
     for _ in range(max(1, int(limit / _POLL))):
         if os.path.exists(path):
             return True
+        if child is not None and child.poll() is not None:
+            break
         select.select([], [], [], _POLL)
     return os.path.exists(path)
 
@@ -208,6 +223,10 @@ def _wait(pid: int, limit: float) -> Ending:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         return Ending(signal=signal.SIGKILL, hung=True)
+    return _ending_of(status)
+
+
+def _ending_of(status: int) -> Ending:
     if os.WIFSIGNALED(status):
         return Ending(signal=os.WTERMSIG(status))
     return Ending(code=os.WEXITSTATUS(status))

@@ -69,6 +69,14 @@ MUTANTS: tuple[Mutant, ...] = (
          "clock=self.clock)"),
     ),
     _lab07(
+        "deadline-only-before-the-model",
+        "lab07.deadline-survives-restart",
+        "checks the deadline only where the model is asked (call_llm does it): a run "
+        "restarted past the deadline still makes the tool calls its last checkpoint holds",
+        ("            deadline.check()  # a restart past the deadline does nothing more, not "
+         "even a tool\n", ""),
+    ),
+    _lab07(
         "no-deadline-at-all",
         "lab07.deadline-survives-restart",
         "gives the model calls a deadline so far away that it never comes",
