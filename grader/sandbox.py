@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TRUSTED = ("grader", "labs/kit", "solutions")
 #: What a submission must not read: the answers, the checks that judge it, the history.
 HIDDEN = ("solutions", "grader/checks", ".git")
+#: What the lab's temporary folder is called in results: the same on every run.
+SCRATCH = "<sandbox>"
 MAX_MODULE_BYTES = 1 << 20
 MAX_CHANNEL_BYTES = 64 << 20
 KEEP_OUTPUT_BYTES = 16 << 10
@@ -82,6 +84,10 @@ class LabRun:
     children: int = 0
     failure: str | None = None
     """Set when no scenario could run at all (missing module, import failure, start-up)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Real seconds spent per phase over every child: ``start-up`` (the interpreter and
+    the trusted imports), ``import`` (the submission's), and each scenario by name. For
+    profiling the grader; never part of a verdict or a report."""
 
     def result(self, scenario: str) -> ScenarioResult:
         if scenario in self.results:
@@ -124,6 +130,8 @@ def run_lab(lab: Lab, impl: Path, config: SandboxConfig = SandboxConfig()) -> La
             run.children += 1
             outcome = child.run()
             run.isolation = run.isolation or outcome.isolation
+            for phase, spent in outcome.seconds.items():
+                run.seconds[phase] = run.seconds.get(phase, 0.0) + spent
             asked = outcome.scenarios if pending is None else pending
             settled = any(name in outcome.results for name in asked or ())
             run.results.update(outcome.results)
@@ -135,10 +143,29 @@ def run_lab(lab: Lab, impl: Path, config: SandboxConfig = SandboxConfig()) -> La
                 for name in pending:
                     run.results[name] = ScenarioResult("failed", reason=UNSETTLED)
                 break
+    run.results = {name: _without_path(result, scratch)
+                   for name, result in run.results.items()}
+    if run.failure is not None:
+        run.failure = run.failure.replace(scratch, SCRATCH)
     if _fingerprint() != before:
         run.results.clear()
         run.failure = "the submission changed the grader's own files; nothing it did counts"
     return run
+
+
+def _without_path(result: ScenarioResult, scratch: str) -> ScenarioResult:
+    """The result with the lab's temporary folder, which differs on every run, written as
+    :data:`SCRATCH` wherever it appears (a path a submission put in an error message)."""
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(scratch, SCRATCH)
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: scrub(item) for key, item in value.items()}
+        return value
+
+    return ScenarioResult(result.status, scrub(result.observation), scrub(result.reason))
 
 
 def _unusable(source: Path) -> str | None:
@@ -169,6 +196,7 @@ class _ChildOutcome:
     scenarios: list[str] | None = None
     isolation: dict[str, str | None] = field(default_factory=dict)
     stopped_all: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class _Child:
@@ -205,6 +233,7 @@ class _Child:
         self.phase = "start-up"
         self.current: str | None = None
         self.finished = False
+        self.since = time.monotonic()
 
     def run(self) -> _ChildOutcome:
         read_end, write_end = os.pipe()
@@ -250,7 +279,14 @@ class _Child:
             drain.join()
         if not self.finished:
             self._record_death(process.returncode, timed_out, drains[1].head)
+            self._timed(self.current or self.phase)
         return self.outcome
+
+    def _timed(self, phase: str) -> None:
+        """Add the real time since the last event to ``phase``."""
+        now = time.monotonic()
+        self.outcome.seconds[phase] = self.outcome.seconds.get(phase, 0.0) + now - self.since
+        self.since = now
 
     def _deadline_for_phase(self) -> float:
         limit = {
@@ -295,6 +331,7 @@ class _Child:
         if not isinstance(event, dict) or event.get("nonce") != self.nonce:
             return False
         kind = event.get("event")
+        self._timed(self.current or self.phase)
         if kind == "ready" and self.phase == "start-up":
             self.outcome.isolation = event.get("isolation", {})
             self.outcome.scenarios = list(

@@ -11,7 +11,10 @@ Each lab's module (``grader/scenarios/lab01.py``) fills a :class:`Registry` name
 from __future__ import annotations
 
 import importlib
+import itertools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,6 +30,20 @@ class Registry(dict[str, Scenario]):
             raise ValueError(f"scenario {fn.__name__!r} declared twice")
         self[fn.__name__] = fn
         return fn
+
+
+def fresh_folder(prefix: str) -> Path:
+    """A new empty folder in the sandbox's working folder: ``<prefix>-1``, ``<prefix>-2``,
+    ... Numbered, not random, so that a path a submission puts in a message reads the same
+    on every grading run."""
+    for number in itertools.count(1):
+        folder = Path(os.getcwd()) / f"{prefix}-{number}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 def scenarios_of(lab_id: str) -> Registry:

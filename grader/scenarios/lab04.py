@@ -8,7 +8,6 @@ import hashlib
 import os
 import resource
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from typing import Any
 from unittest import mock
 
 from grader.observe import describe_error, not_implemented, outcome, plain, required, type_name
-from grader.scenarios import Registry, warm_up
+from grader.scenarios import Registry, fresh_folder, warm_up
 from labs.kit.agent import start_messages
 from labs.kit.clock import FrozenClock
 from labs.kit.crash import Crash, CrashPlan, in_child_process
@@ -45,7 +44,7 @@ CHILD_LIMIT = 8.0
 
 
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="store-", dir=os.getcwd()))
+    return fresh_folder("store")
 
 
 def _store(lab: ModuleType, kind: str, path: Path) -> Any:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import importlib
 import itertools
-import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.observe import describe_error, outcome, plain, required, type_name
-from grader.scenarios import Registry
+from grader.scenarios import Registry, fresh_folder
 from labs.kit.checkpoints import Checkpoint
 from labs.kit.clock import FrozenClock
 from labs.kit.fake_llm import FakeLLM, reply
@@ -141,7 +139,7 @@ def _contract(lab: ModuleType, make: Callable[[], Any]) -> dict[str, Any]:
 
 
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="checkpoints-", dir=os.getcwd()))
+    return fresh_folder("checkpoints")
 
 
 @SCENARIOS.scenario

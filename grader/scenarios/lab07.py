@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from grader.observe import not_implemented, plain, type_name
-from grader.scenarios import Registry, warm_up
+from grader.scenarios import Registry, fresh_folder, warm_up
 from labs.kit.clock import DEFAULT_START, FrozenClock
 from labs.kit.crash import CrashPlan, start_child_process, wait_for_file
 from labs.kit.devops import DevOpsTools
@@ -66,7 +63,7 @@ class Folder:
     leaves for the scenario (its clock at every event, its requests)."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="trial-", dir=os.getcwd()))
+        self.root = fresh_folder("trial")
         self.agent = self.root / "agent"
         self.journal = self.root / "world.jsonl"
 
