@@ -4,6 +4,7 @@
     python3 dev.py grade [GRADER ARGS...]   grade a folder of labs (default: labs/)
     python3 dev.py test  [PYTEST ARGS...]   run the kit's whole test suite
     python3 dev.py bench [ARGS...]          the checkpoint store beside LangGraph's
+    python3 dev.py speed [ARGS...]          every speed figure of the kit (benchmarks/speed.py)
 
 The first run creates ``.venv`` next to this file and installs the kit into it with its
 development extras; later runs reuse it, and reinstall only when ``pyproject.toml`` has
@@ -38,6 +39,7 @@ COMMANDS = {
     "grade": Command(".venv", "dev", ("-m", "grader")),
     "test": Command(".venv", "dev", ("-m", "pytest")),
     "bench": Command(".venv-bench", "bench", ("benchmarks/checkpoints_vs_langgraph.py",)),
+    "speed": Command(".venv", "dev", ("benchmarks/speed.py",)),
 }
 
 
