@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import venv
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
