@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from grader.checks.expect import TOLERANCE, all_close, raised_type, seconds
+from grader.scenarios.lab01 import JITTER_SEEDS
 
 TRANSIENT_KINDS = ("408", "409", "429", "500", "502", "503", "504", "timeout", "connect")
 PERMANENT = {
@@ -196,6 +199,21 @@ def test_server_requested_delays(observe):
     assert seen.get("returned") == "finally", f"the final success was lost: {raised_type(seen)}"
 
 
+@pytest.mark.item("lab01.honours-retry-after")
+def test_http_dates_and_values_to_ignore(observe):
+    seen = observe("retry_after_forms")
+    expected = [12.0, 0.0, 4.0, 0.0, 16.0, 20.0]
+    assert all_close(seen["gaps"], expected), (
+        "retry-after as an HTTP date 12 s ahead, a date in the past, 'soon', '0', 'inf', "
+        f"'-5' (base 1 s, factor 2, cap 20 s): gaps {seconds(seen['gaps'])}; expected "
+        f"{seconds(expected)}: a date counts from now, never below 0; '0' means retry now; "
+        "what is unreadable, infinite or negative falls back to the computed backoff"
+    )
+    assert seen.get("returned") == "after all of them", (
+        f"the final success was lost: {raised_type(seen)}"
+    )
+
+
 # -- lab01.capped-with-jitter -------------------------------------------------------------
 
 
@@ -238,6 +256,18 @@ def test_full_jitter_spans_the_range(observe):
         f"none of {len(shares)} jittered waits fell in the lower half of [0, capped backoff]: "
         "full jitter draws the whole wait, it does not keep part of the backoff fixed"
     )
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_jitter_draws_uniform_from_zero_to_the_cap(observe):
+    seen = observe("jitter")
+    for run in ("first", "other"):
+        rng = random.Random(JITTER_SEEDS[run])
+        expected = [rng.uniform(0.0, bound) for bound in JITTER_BOUNDS]
+        assert all_close(seen[run]["gaps"], expected), (
+            f"seed {JITTER_SEEDS[run]}: gaps {seconds(seen[run]['gaps'])}; expected "
+            f"{seconds(expected)}, one rng.uniform(0, capped backoff) per wait, in order"
+        )
 
 
 @pytest.mark.item("lab01.capped-with-jitter")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+import email.utils
 import random
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -9,7 +11,7 @@ from typing import Any
 
 from grader.observe import describe_error, outcome, plain, type_name
 from grader.scenarios import Registry
-from labs.kit.clock import FrozenClock
+from labs.kit.clock import DEFAULT_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
 
 SCENARIOS = Registry()
@@ -177,11 +179,37 @@ def retry_after(lab: ModuleType) -> dict[str, Any]:
     return _run_llm(lab, script, {"max_attempts": 5, "base_delay": 1.0, "max_delay": 20.0})
 
 
+def _http_date(seconds_from_start: float) -> str:
+    """An HTTP date (RFC 9110) ``seconds_from_start`` after the frozen clock's start."""
+    when = DEFAULT_START + _dt.timedelta(seconds=seconds_from_start)
+    return email.utils.format_datetime(when, usegmt=True)
+
+
+@SCENARIOS.scenario
+def retry_after_forms(lab: ModuleType) -> dict[str, Any]:
+    """``retry-after`` as an HTTP date (ahead, then past), and values to ignore: unreadable,
+    infinite, negative; and a plain zero, which is an answer (retry now)."""
+    script = [
+        failure(503, retry_after=_http_date(12)),
+        failure(503, retry_after=_http_date(-86400)),
+        failure(503, retry_after="soon"),
+        failure(503, retry_after="0"),
+        failure(503, retry_after="inf"),
+        failure(503, retry_after="-5"),
+        reply("after all of them"),
+    ]
+    return _run_llm(lab, script, {"max_attempts": 7, "base_delay": 1.0, "max_delay": 20.0})
+
+
 @SCENARIOS.scenario
 def capped(lab: ModuleType) -> dict[str, Any]:
     """Backoff that would grow past the cap."""
     policy = {"max_attempts": 7, "base_delay": 1.0, "factor": 3.0, "max_delay": 10.0}
     return _run_llm(lab, [failure(500)] * 7, policy)
+
+
+#: The seed of each run of the ``jitter`` scenario.
+JITTER_SEEDS = {"first": 2024, "again": 2024, "other": 77}
 
 
 @SCENARIOS.scenario
@@ -190,7 +218,7 @@ def jitter(lab: ModuleType) -> dict[str, Any]:
     between), then another seed."""
     policy = {"max_attempts": 6, "base_delay": 1.0, "factor": 2.0, "max_delay": 5.0, "jitter": True}
     runs = {}
-    for name, seed, disturbance in (("first", 2024, 1), ("again", 2024, 2), ("other", 77, 3)):
+    for disturbance, (name, seed) in enumerate(JITTER_SEEDS.items(), 1):
         random.seed(disturbance)
         runs[name] = _run_llm(lab, [failure(500)] * 6, policy, rng=random.Random(seed))
     return runs

@@ -216,6 +216,26 @@ MUTANTS: tuple[Mutant, ...] = (
         ("sleep(min(requested, policy.max_delay))",
          "sleep(min(requested + backoff_delay(attempt - 1, policy, rng), policy.max_delay))"),
     ),
+    _lab01(
+        "http-date-ignored",
+        "lab01.honours-retry-after",
+        "reads retry-after as a number only: a server that sends an HTTP date gets the backoff",
+        ("        when = email.utils.parsedate_to_datetime(text)\n",
+         "        when = email.utils.parsedate_to_datetime('')\n"),
+    ),
+    _lab01(
+        "past-date-negative",
+        "lab01.honours-retry-after",
+        "a retry-after date already past gives a negative wait, handed to sleep as it is",
+        ("return max(0.0, when.timestamp() - time.time())",
+         "return when.timestamp() - time.time()"),
+    ),
+    _lab01(
+        "zero-is-no-answer",
+        "lab01.honours-retry-after",
+        "'if seconds:' takes a retry-after of 0 (retry now) for a missing header",
+        ("if seconds is not None or text is None:", "if seconds or text is None:"),
+    ),
     # -- lab01.capped-with-jitter
     _lab01(
         "no-cap",
@@ -248,6 +268,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "keeps half the backoff and jitters the other half: waits never fall below half",
         ("return (rng or random).uniform(0.0, capped)",
          "return capped / 2 + (rng or random).uniform(0.0, capped / 2)"),
+    ),
+    _lab01(
+        "jitter-never-below-a-second",
+        "lab01.capped-with-jitter",
+        "'never retry at once': jitter draws from [1 s, capped backoff], not from 0",
+        ("uniform(0.0, capped)", "uniform(min(1.0, capped), capped)"),
     ),
     _lab01(
         "jitter-flag-ignored",
