@@ -5,6 +5,8 @@
     python3 dev.py test  [PYTEST ARGS...]   run the kit's whole test suite
     python3 dev.py bench [ARGS...]          the checkpoint store beside LangGraph's
     python3 dev.py speed [ARGS...]          every speed figure of the kit (benchmarks/speed.py)
+    python3 dev.py mutation [ARGS...]       grade every mutant of the solutions (tools/mutation.py)
+    python3 dev.py determinism [ARGS...]    grade one submission 20 times, compare the bytes
 
 The first run creates ``.venv`` next to this file and installs the kit into it with its
 development extras; later runs reuse it, and reinstall only when ``pyproject.toml`` has
@@ -40,6 +42,8 @@ COMMANDS = {
     "test": Command(".venv", "dev", ("-m", "pytest")),
     "bench": Command(".venv-bench", "bench", ("benchmarks/checkpoints_vs_langgraph.py",)),
     "speed": Command(".venv", "dev", ("benchmarks/speed.py",)),
+    "mutation": Command(".venv", "dev", ("tools/mutation.py",)),
+    "determinism": Command(".venv", "dev", ("tools/determinism.py",)),
 }
 
 

@@ -178,6 +178,11 @@ def _given(tree: ast.Module, stub: ast.Module) -> list[ast.AST]:
             inner = defined(other.body)
             given.extend(statement for method, statement in defined(mine.body).items()
                          if method in inner and ast.dump(statement) == ast.dump(inner[method]))
+            # a given class whose docstring differs: its decorators and bases are still given
+            for part in ("decorator_list", "bases", "keywords"):
+                mine_part, their_part = getattr(mine, part), getattr(other, part)
+                if [ast.dump(n) for n in mine_part] == [ast.dump(n) for n in their_part]:
+                    given.extend(mine_part)
     return given
 
 
@@ -230,14 +235,36 @@ def _places(tree: ast.Module) -> list[tuple[ast.AST, str]]:
     return found
 
 
-class _Replace(ast.NodeTransformer):
-    def __init__(self, target: ast.AST, replacement: ast.AST) -> None:
-        self.target, self.replacement = target, replacement
+def _parents(tree: ast.Module) -> dict[int, tuple[ast.AST, str, int | None]]:
+    """``{id(node): (parent, field, index in the field or None)}`` for every node."""
+    found: dict[int, tuple[ast.AST, str, int | None]] = {}
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if isinstance(value, list):
+                found.update((id(child), (parent, field, index))
+                             for index, child in enumerate(value) if isinstance(child, ast.AST))
+            elif isinstance(value, ast.AST):
+                found[id(value)] = (parent, field, None)
+    return found
 
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        if node is self.target:
-            return ast.copy_location(self.replacement, node)
-        return super().generic_visit(node)
+
+def _unparse_with(tree: ast.Module, place: tuple[ast.AST, str, int | None],
+                  replacement: ast.AST) -> str:
+    """The source of ``tree`` with the node at ``place`` replaced; ``tree`` is left as it was."""
+    parent, field, index = place
+    holder = getattr(parent, field)
+    original = holder[index] if index is not None else holder
+    if index is not None:
+        holder[index] = replacement
+    else:
+        setattr(parent, field, replacement)
+    try:
+        return ast.unparse(tree)
+    finally:
+        if index is not None:
+            holder[index] = original
+        else:
+            setattr(parent, field, original)
 
 
 def mutants_of(lab: Lab) -> list[Mutant]:
@@ -247,6 +274,7 @@ def mutants_of(lab: Lab) -> list[Mutant]:
     tree = ast.parse(text)
     stub = ast.parse((STUBS / f"{lab.module}.py").read_text(encoding="utf-8"))
     skipped = _skipped(tree, stub)
+    parents = _parents(tree)
     made: list[Mutant] = []
     counts: dict[str, int] = {}
     for node, where in _places(tree):
@@ -258,10 +286,7 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                 line = lines[node.lineno - 1].strip().replace('"', "'").replace("\\", "/")
                 key = f"{where}:{name}:{line}"
                 counts[key] = counts.get(key, 0) + 1
-                mutated = copy.deepcopy(tree)
-                target = _same_node(tree, mutated, node)
-                source = ast.unparse(ast.fix_missing_locations(
-                    _Replace(target, replacement).visit(mutated)))
+                source = _unparse_with(tree, parents[id(node)], replacement)
                 after = ast.unparse(replacement) if not isinstance(replacement, ast.Pass) \
                     else "pass"
                 made.append(Mutant(
@@ -269,14 +294,6 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                     ast.unparse(node).splitlines()[0][:100], after.splitlines()[0][:100],
                     source))
     return made
-
-
-def _same_node(original: ast.AST, copied: ast.AST, node: ast.AST) -> ast.AST:
-    """The node of ``copied`` at the place ``node`` has in ``original``."""
-    for a, b in zip(ast.walk(original), ast.walk(copied)):
-        if a is node:
-            return b
-    raise LookupError("the node is not in the tree")
 
 
 @dataclass
