@@ -20,10 +20,12 @@ A survivor is either a gap in the grader (add a check that catches it) or a chan
 makes no difference a student's work could show (an equivalent mutant). The second kind is
 written down, with why, in ``tools/mutation_equivalents/<lab>.toml`` under the mutant's
 id; the id names the function, the operator and the line's text, so it outlives edits
-elsewhere in the file. The command prints, per lab, the mutants made, killed and survived, and every
-survivor with its explanation or ``UNEXPLAINED``; it exits 1 when a lab kills fewer than
-:data:`TARGET` of its mutants or a survivor is unexplained, and 2 when the grader fails
-on a mutant (a grader bug). ``--json FILE`` writes every mutant's outcome.
+elsewhere in the file. The command prints, per lab, the mutants made, killed, survived and
+recorded as equivalent, the mutation score (killed out of the mutants not equivalent), and
+every survivor with its explanation or ``UNEXPLAINED``; it exits 1 when a lab scores below
+:data:`TARGET` or a survivor is unexplained, and 2 when the grader fails on a mutant (a
+grader bug). ``--json FILE`` writes every mutant's outcome, with why each killed one was
+marked not done.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +53,7 @@ from grader.checklist import LABS, LABS_BY_ID, Lab  # noqa: E402
 SOLUTIONS = ROOT / "solutions"
 STUBS = ROOT / "labs"
 EQUIVALENTS = ROOT / "tools" / "mutation_equivalents"
-#: The share of a lab's mutants the grader must kill.
+#: The mutation score (:func:`score`) every lab must reach.
 TARGET = 0.90
 
 #: A mutation of one node: the name of the change, and the node it becomes.
@@ -308,6 +310,7 @@ class Outcome:
     verdict: str  # "killed", "survived", "error"
     missed: list[str]
     seconds: float
+    details: list[str] = field(default_factory=list)  # why each missed item is not done
 
 
 def grade(mutant: Mutant, scenario_timeout: float | None) -> Outcome:
@@ -332,8 +335,10 @@ def grade(mutant: Mutant, scenario_timeout: float | None) -> Outcome:
     except (ValueError, KeyError, TypeError):
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return Outcome(verdict="error", missed=[tail], **fields)
-    missed = [item["id"] for item in result["items"] if not item["done"]]
-    return Outcome(verdict="killed" if missed else "survived", missed=missed, **fields)
+    failed = [item for item in result["items"] if not item["done"]]
+    return Outcome(verdict="killed" if failed else "survived",
+                   missed=[item["id"] for item in failed],
+                   details=[str(item["detail"])[:300] for item in failed], **fields)
 
 
 def equivalents() -> dict[tuple[str, str], str]:
@@ -382,21 +387,27 @@ def main(argv: list[str] | None = None) -> int:
     return report(labs, outcomes, known, time.perf_counter() - started)
 
 
+def score(killed: int, made: int, equivalent: int) -> float:
+    """The mutation score: the share of the mutants a grader *could* kill that it killed.
+    An equivalent mutant behaves as the solution does, so no grader can tell it apart."""
+    return killed / (made - equivalent) if made > equivalent else 1.0
+
+
 def report(labs: list[Lab], outcomes: list[Outcome], known: dict[tuple[str, str], str],
            seconds: float) -> int:
     """Print the figures and every survivor; the exit status."""
     status = 0
-    print(f"{'lab':<6} {'mutants':>8} {'killed':>7} {'survived':>9} {'explained':>10} "
-          f"{'killed %':>9}")
+    print(f"{'lab':<6} {'mutants':>8} {'killed':>7} {'survived':>9} {'equivalent':>11} "
+          f"{'score':>7}")
     for lab in labs:
         mine = [o for o in outcomes if o.lab == lab.id]
         killed = sum(o.verdict == "killed" for o in mine)
         survived = [o for o in mine if o.verdict == "survived"]
-        explained = sum((o.lab, o.id) in known for o in survived)
-        share = killed / len(mine) if mine else 1.0
-        print(f"{lab.id:<6} {len(mine):>8} {killed:>7} {len(survived):>9} {explained:>10} "
-              f"{share:>9.1%}")
-        if share < TARGET or explained < len(survived):
+        equivalent = sum((o.lab, o.id) in known for o in survived)
+        share = score(killed, len(mine), equivalent)
+        print(f"{lab.id:<6} {len(mine):>8} {killed:>7} {len(survived):>9} {equivalent:>11} "
+              f"{share:>7.1%}")
+        if share < TARGET or equivalent < len(survived):
             status = max(status, 1)
     for outcome in outcomes:
         if outcome.verdict == "survived":
