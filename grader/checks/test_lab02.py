@@ -89,6 +89,30 @@ def test_tasks_created_in_one_instant_get_their_own_ids(observe):
 # -- lab02.completed-not-rerun -----------------------------------------------------------------
 
 
+@pytest.mark.item("lab02.task-lifecycle")
+def test_create_returns_the_task_it_saved(observe):
+    seen = observe("lifecycle")["success"]
+    created, saved = seen["created"].get("returned"), seen["history"][:1]
+    assert saved and created == saved[0], (
+        f"create_task returned {created!r} but saved {saved[0] if saved else 'nothing'}: "
+        "return the task you saved"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_failed_task_runs_again_with_its_error_cleared(observe):
+    seen = observe("claimed_elsewhere")["failed_again"]
+    during = seen["stored_during_work"]
+    assert seen.get("returned") == "deployed on the second try", (
+        f"executing a failed task again: {raised_type(seen)}; expected the work's result"
+    )
+    assert during and during[0]["state"] == "running" and during[0]["error"] is None, (
+        f"while a failed task runs again the store holds {during[0] if during else None}; "
+        "expected it running with the old error cleared (error=None)"
+    )
+    assert seen["final"]["error"] is None, f"completed, yet the error stays: {seen['final']}"
+
+
 @pytest.mark.item("lab02.completed-not-rerun")
 def test_completed_task_returns_the_stored_result(observe):
     seen = observe("completed_rerun")
@@ -369,3 +393,26 @@ def test_two_callers_run_a_key_once(observe):
         f"two threads running one key at the same moment, {len(rounds)} rounds: "
         f"{problems[0]} (check-then-set: claim with put_if_absent)"
     )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_a_task_claimed_elsewhere_is_not_run(observe):
+    seen = observe("claimed_elsewhere")
+    expected = {
+        "already_running": "your TaskInProgress (another executor is running it)",
+        "overtaken_running": "your TaskInProgress (compare_and_set lost to an executor "
+                             "still running it)",
+        "overtaken_completed": "'rotated by the other executor' (compare_and_set lost to "
+                               "an executor that completed it)",
+    }
+    for name, wanted in expected.items():
+        case = seen[name]
+        if name == "overtaken_completed":
+            right = case.get("returned") == "rotated by the other executor"
+        else:
+            right = "raised" in case and case["raised"]["expected_type"]
+        assert right and case["work_runs"] == 0 and case["saves"] == 0, (
+            f"{name.replace('_', ' ')}: {raised_type(case)}, the work ran "
+            f"{case['work_runs']} time(s), {case['saves']} save(s); expected {wanted}, no "
+            "work and no save"
+        )

@@ -160,6 +160,60 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
         return seen
 
 
+class _OvertakenStore(MemoryTaskStore):
+    """A store where another executor claims the task between the submission's read and
+    its ``compare_and_set``, and takes it as far as ``then`` (running or completed)."""
+
+    def __init__(self, then: Task) -> None:
+        super().__init__()
+        self.then = then
+
+    def compare_and_set(self, task: Task, expected: TaskState) -> bool:
+        self.save(self.then)
+        return super().compare_and_set(task, expected)
+
+
+@SCENARIOS.scenario
+def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
+    """A task another executor is running; one it claims (and, once, completes) between
+    this executor's read and its claim; a failed task executed again."""
+    seen: dict[str, Any] = {}
+    with FrozenClock() as clock:
+        pending = Task(id="task-claimed-1", user_input="rotate the logs on web-1",
+                       created_at=clock.now(), updated_at=clock.now())
+        running = Task(id=pending.id, user_input=pending.user_input, state=TaskState.RUNNING,
+                       created_at=pending.created_at, updated_at=clock.now())
+        completed = Task(id=pending.id, user_input=pending.user_input,
+                         state=TaskState.COMPLETED, result="rotated by the other executor",
+                         created_at=pending.created_at, updated_at=clock.now())
+        for name, store in (("already_running", MemoryTaskStore()),
+                            ("overtaken_running", _OvertakenStore(running)),
+                            ("overtaken_completed", _OvertakenStore(completed))):
+            store.save(running if name == "already_running" else pending)
+            before = len(store.saves)
+            work = _Work(clock, 3.0, "rotated by this executor")
+            seen[name] = outcome(lambda: lab.execute_task(store, pending.id, work, now=clock.now),
+                                 describe=lambda e: _raised(e, lab.TaskInProgress))
+            seen[name]["work_runs"] = work.runs
+            # the other executor's own save, if any, is not this one's
+            seen[name]["saves"] = len(store.saves) - before - isinstance(store, _OvertakenStore)
+        store = MemoryTaskStore()
+        store.save(Task(id="task-failed-2", user_input="deploy web", state=TaskState.FAILED,
+                        error="ToolFailure: gateway timeout", created_at=clock.now(),
+                        updated_at=clock.now()))
+        during: list[Any] = []
+
+        def work(task: Task) -> str:
+            during.append(_task(store.get("task-failed-2")))
+            return "deployed on the second try"
+
+        seen["failed_again"] = outcome(lambda: lab.execute_task(store, "task-failed-2", work,
+                                                                now=clock.now))
+        seen["failed_again"]["stored_during_work"] = during
+        seen["failed_again"]["final"] = _task(store.get("task-failed-2"))
+    return seen
+
+
 def _agent_run(lab: ModuleType, task_id: str, script: list[Any]) -> dict[str, Any]:
     """The kit's agent loop with the submission's IdempotentTools as its tool executor."""
     tools = DevOpsTools()

@@ -46,6 +46,20 @@ MUTANTS: tuple[Mutant, ...] = (
         ('state=TaskState.FAILED, error=f"{type(error).__name__}: {error}",',
          "state=TaskState.FAILED,"),
     ),
+    _lab02(
+        "create-returns-nothing",
+        "lab02.task-lifecycle",
+        "saves the new task and forgets to return it: the caller has no id to execute",
+        ("    store.save(task)\n    return task\n", "    store.save(task)\n"),
+    ),
+    _lab02(
+        "old-error-kept-on-retry",
+        "lab02.task-lifecycle",
+        "claims a failed task without clearing its error: it runs, and later completes, "
+        "still saying why it failed last time",
+        ("running = replace(task, state=TaskState.RUNNING, error=None, updated_at=now())",
+         "running = replace(task, state=TaskState.RUNNING, updated_at=now())"),
+    ),
     # -- lab02.completed-not-rerun
     _lab02(
         "no-completed-check",
@@ -190,5 +204,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "looks the key up, then inserts it: both racers find no record and both run",
         (_CLAIM_KEY,
          "    existing = keys.get(key)\n    if existing is None:\n        keys.put(claim)"),
+    ),
+    _lab02(
+        "running-task-claimed-again",
+        "lab02.concurrent-once",
+        "checks only for completed: a task another executor is running is claimed and run "
+        "a second time",
+        ("    if task.state is TaskState.RUNNING:\n        raise TaskInProgress(task_id)\n", ""),
+    ),
+    _lab02(
+        "lost-claim-never-returns",
+        "lab02.concurrent-once",
+        "when compare_and_set loses, always says 'in progress', even when the winner has "
+        "already completed the task and its result is there to return",
+        ("        if current is not None and current.state is TaskState.COMPLETED:\n"
+         "            return _result(current)\n", ""),
     ),
 )
