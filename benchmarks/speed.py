@@ -73,7 +73,8 @@ def profile() -> None:
         print(f"  {lab.id:<6} {wall:7.2f} {startup:9.2f} {imported:7.2f} "
               f"{sum(phases.values()):10.2f}  {named}")
     floor = timed_command([sys.executable, "-s", "-B", "-c",
-                           "import freezegun, httpx, openai, respx; import labs.kit.fake_llm"])
+                           "import freezegun, httpx, openai, openai.resources, respx; "
+                           "import labs.kit.fake_llm"])
     print(f"  floor: a bare interpreter importing the trusted libraries takes {floor:.2f} s")
 
 

@@ -81,6 +81,7 @@ def main() -> None:
     import freezegun  # noqa: F401
     import httpx  # noqa: F401
     import openai  # noqa: F401
+    import openai.resources  # noqa: F401 - else the first client.chat imports every resource
     import respx  # noqa: F401
 
     import labs
