@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 
 from grader.checks.expect import TOLERANCE, all_close, close, raised_type, seconds
+from grader.scenarios.lab03 import RUN_MODEL
+from labs.kit.devops import TOOL_SCHEMAS
+
+#: The tools every request offers: call_llm's default, the kit's tool schemas.
+KIT_TOOLS = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
 
 
 def _arrivals(seen):
@@ -105,6 +110,35 @@ def test_every_request_carries_the_step_timeout(observe):
     assert not too_long, f"a request's timeout allowed more than 45 s somewhere: {too_long[0]}"
 
 
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_the_default_step_timeout_is_30_s(observe):
+    seen = observe("request_options")
+    for name, what in (("run", "run_agent"), ("call", "call_llm")):
+        timeouts = _read_timeouts(seen[name])
+        assert timeouts and all_close(timeouts, [30.0] * len(timeouts)), (
+            f"{what} called without a step_timeout, 600 s to go: the requests' read timeouts "
+            f"were {seconds(timeouts)}; expected 30 s each (the signature's default, "
+            "step_timeout=30.0)"
+        )
+
+
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_every_request_carries_the_model_and_the_tools(observe):
+    seen = observe("request_options")["run"]
+    models = [r["model"] for r in seen["requests"]]
+    assert models and all(model == RUN_MODEL for model in models), (
+        f"run_agent(..., model={RUN_MODEL!r}): the requests asked for the models {models}; "
+        f"expected {RUN_MODEL!r} each (run_agent passes model on to call_llm, and call_llm "
+        "to create)"
+    )
+    wrong = [r["tools"] for r in seen["requests"] if r["tools"] != KIT_TOOLS]
+    assert not wrong, (
+        f"a request offered the tools {wrong[0]!r}; expected {KIT_TOOLS} with every request "
+        "(create(model=..., messages=..., tools=..., timeout=...)): without them the model "
+        "cannot call one"
+    )
+
+
 # -- lab03.timeout-shrinks-to-budget ---------------------------------------------------------
 
 
@@ -134,6 +168,23 @@ def test_no_request_outlives_the_deadline(observe):
             or r["at"] + r["timeout"]["read"] > budget + TOLERANCE
         ]
         assert not over, f"in a {budget:g} s run these requests could end after it: {over}"
+
+
+@pytest.mark.item("lab03.timeout-shrinks-to-budget")
+def test_the_last_half_second_is_used(observe):
+    seen = observe("step_timeouts")["last_half_second"]
+    arrivals, timeouts = _arrivals(seen), _read_timeouts(seen)
+    situation = (f"a 100 s run, 60 s step timeout, two turns of 49.75 s and a last one of "
+                 f"0.25 s: requests at {seconds(arrivals)} with timeouts {seconds(timeouts)}")
+    problem = _ended_as(seen, "completed", None)
+    assert not problem, (
+        f"{situation}, and {problem} (with half a second left the deadline has not passed: "
+        "the third request goes out with what is left)"
+    )
+    assert all_close(arrivals, [0.0, 49.75, 99.5]) and all_close(timeouts, [60.0, 50.25, 0.5]), (
+        f"{situation}; expected 0, 49.75, 99.5 s with 60, 50.25, 0.5 s (the time left, to "
+        "the fraction, when it is less than the step timeout)"
+    )
 
 
 # -- lab03.child-deadline-min ---------------------------------------------------------------
@@ -208,6 +259,32 @@ def test_run_ends_when_a_wait_would_cross_its_deadline(observe):
     )
 
 
+@pytest.mark.item("lab03.retry-respects-deadline")
+def test_a_wait_ending_at_the_deadline_is_not_slept(observe):
+    seen = observe("retry_and_deadline")["exactly_at_the_deadline"]
+    raised = seen.get("raised")
+    assert raised is not None and raised["is_deadline_exceeded"] and seen["sleeps"] == [] \
+        and len(seen["requests"]) == 1, (
+            f"a 10 s deadline, a 429 asking for 10 s at 0 s: {raised_type(seen)} after waits "
+            f"{seconds(seen['sleeps'])} and {len(seen['requests'])} request(s); expected your "
+            "DeadlineExceeded at once, no wait: a wait ending at the deadline leaves no time "
+            "for the next attempt (wait >= time left)"
+        )
+
+
+@pytest.mark.item("lab03.retry-respects-deadline")
+def test_a_run_waits_what_its_rng_draws(observe):
+    seen = observe("retry_and_deadline")["jitter_in_a_run"]
+    problem = _ended_as(seen, "completed", None)
+    assert not problem and all_close(seen["sleeps"], [1.0, 2.0]), (
+        f"a 300 s run, two 503s, jittered backoff (at most 4 s, then 8 s) and an rng that "
+        f"always draws a quarter of the range: waits {seconds(seen['sleeps'])}"
+        f"{'; ' + problem if problem else ''}; expected waits of 1 and 2 s and the run "
+        "completed (run_agent passes its rng on to call_llm: the waits judged against the "
+        "deadline are the ones it draws)"
+    )
+
+
 # -- lab03.llm-timeout-handled --------------------------------------------------------------
 
 
@@ -244,6 +321,49 @@ def test_run_ends_cleanly_on_timeouts(observe):
         and "Traceback" not in error, f"the run's error is {error!r}"
 
 
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_the_last_attempt_raises_retry_error(observe):
+    seen = observe("llm_timeouts")["gives_up"]
+    raised = seen.get("raised") or {}
+    arrivals = _arrivals(seen)
+    assert raised.get("retry_attempts") == 3 and all_close(arrivals, [0.0, 21.0, 43.0]) \
+        and close(seen["ended_at"], 63.0), (
+            f"max_attempts=3, 300 s to go, every request timing out after its 20 s: "
+            f"{raised_type(seen)} (attempts={raised.get('retry_attempts')!r}), requests at "
+            f"{seconds(arrivals)}, gave up at {seen['ended_at']:g} s; expected lab 01's "
+            "RetryError with attempts=3, requests at 0, 21, 43 s and the end at 63 s (the "
+            "third attempt's failure is raised at once, with no wait after it)"
+        )
+
+
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_a_permanent_error_is_raised_as_it_is(observe):
+    seen = observe("llm_timeouts")["permanent"]
+    raised = seen.get("raised") or {}
+    assert str(raised.get("type")).endswith("BadRequestError") and len(seen["requests"]) == 1 \
+        and seen["sleeps"] == [], (
+            f"a 400 (bad request) on the first attempt: {raised_type(seen)} after "
+            f"{len(seen['requests'])} request(s) and waits {seconds(seen['sleeps'])}; expected "
+            "openai.BadRequestError itself, at once, after 1 request and no wait (only a "
+            "transient failure, such as a timeout, is retried)"
+        )
+
+
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_other_failures_end_the_run_cleanly(observe):
+    cases = (("gives_up_in_a_run", "RetryError", "every request timing out, max_attempts=3"),
+             ("permanent_in_a_run", "BadRequestError", "a 400 on the first request"))
+    for name, error_type, what in cases:
+        seen = observe("llm_timeouts")[name]
+        problem = _ended_as(seen, "failed", None)
+        assert not problem, f"a 300 s run, {what}: {problem}"
+        error = seen["run"]["error"]
+        assert isinstance(error, str) and error.startswith(f"{error_type}: "), (
+            f"a 300 s run, {what}: the run's error is {error!r}; expected "
+            f"'{error_type}: <message>'"
+        )
+
+
 # -- lab03.budget-enforced ------------------------------------------------------------------
 
 
@@ -266,6 +386,18 @@ def test_max_llm_tokens_stops_the_run(observe):
     assert len(seen["requests"]) == 2 and seen["run"]["llm_tokens"] == 1200, (
         f"max_llm_tokens=1000, 600 tokens a turn (usage): {len(seen['requests'])} requests, "
         f"llm_tokens={seen['run']['llm_tokens']!r}; expected 2 requests and 1200 tokens counted"
+    )
+
+
+@pytest.mark.item("lab03.budget-enforced")
+def test_max_llm_tokens_reached_exactly_stops_the_run(observe):
+    seen = observe("other_budgets")["tokens_exact"]
+    problem = _ended_as(seen, "failed", "max_llm_tokens")
+    assert not problem and len(seen["requests"]) == 2, (
+        f"max_llm_tokens=1200, 600 tokens a turn: {len(seen['requests'])} requests"
+        f"{'; ' + problem if problem else ''}; expected 2 requests and the run failed with "
+        "exhausted='max_llm_tokens' (after two turns the 1200 tokens have reached the budget: "
+        "no third request)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,8 @@ from labs.kit.fake_llm import FakeLLM, Step, failure, reply, timeout, tool_call
 SCENARIOS = Registry()
 GOAL = "Roll out web 2.4.1 to staging and check that it is healthy."
 PROMPT = [{"role": "user", "content": GOAL}]
+#: The model the ``request_options`` run is given (not the default one).
+RUN_MODEL = "gpt-4.1-mini"
 
 
 def _policy(**fields: Any) -> Any:
@@ -28,14 +31,41 @@ def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
     seen = describe_error(error)
     seen["is_deadline_exceeded"] = isinstance(error, lab.DeadlineExceeded)
     seen["is_timeout_error"] = isinstance(error, TimeoutError)
+    retry_error = importlib.import_module("labs.lab01_retry").RetryError
+    seen["retry_attempts"] = plain(error.attempts) if isinstance(error, retry_error) else None
     return seen
+
+
+def _tool_names(body: dict[str, Any]) -> list[Any] | None:
+    """The names of the tools a request offered, or None when it offered none."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    return [plain((t.get("function") or {}).get("name")) if isinstance(t, dict) else None
+            for t in tools]
 
 
 def _requests(llm: FakeLLM) -> list[dict[str, Any]]:
     return [
-        {"at": r.at, "outcome": r.outcome, "timeout": {k: plain(v) for k, v in r.timeout.items()}}
+        {"at": r.at, "outcome": r.outcome, "timeout": {k: plain(v) for k, v in r.timeout.items()},
+         "model": plain(r.body.get("model")), "tools": _tool_names(r.body)}
         for r in llm.requests
     ]
+
+
+class _QuarterDice(random.Random):
+    """An rng whose ``uniform(a, b)`` is always a quarter of the way from a to b."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) / 4
+
+
+def _options(step_timeout: float | None, **more: Any) -> dict[str, Any]:
+    """Keyword arguments for the lab: ``step_timeout`` left out when None (its default)."""
+    options = {key: value for key, value in more.items() if value is not None}
+    if step_timeout is not None:
+        options["step_timeout"] = step_timeout
+    return options
 
 
 def _run_fields(run: AgentRun) -> dict[str, Any]:
@@ -56,18 +86,21 @@ def _agent(
     script: Sequence[Step],
     budget: Budget,
     *,
-    step_timeout: float,
+    step_timeout: float | None,
     policy: dict[str, Any] | None = None,
     slow_tools: dict[str, float] | None = None,
+    model: str | None = None,
+    rng: random.Random | None = None,
 ) -> dict[str, Any]:
-    """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock."""
+    """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock.
+    ``step_timeout``, ``model`` and ``rng`` are not passed when None."""
     with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
         run = AgentRun.start(GOAL, budget)
         tools = DevOpsTools(clock=clock, durations=slow_tools)
         seen = outcome(
             lambda: lab.run_agent(
-                llm.client(), run, tools, step_timeout=step_timeout,
-                policy=_policy(**(policy or {})), sleep=clock.sleep, clock=clock.monotonic,
+                llm.client(), run, tools, policy=_policy(**(policy or {})), sleep=clock.sleep,
+                clock=clock.monotonic, **_options(step_timeout, model=model, rng=rng),
             ),
             keep=lambda value: value is run,
             describe=lambda e: _raised(e, lab),
@@ -85,19 +118,20 @@ def _call(
     script: Sequence[Step],
     *,
     deadline_s: float,
-    step_timeout: float,
+    step_timeout: float | None,
     policy: dict[str, Any],
     elapsed_first: float = 0.0,
 ) -> dict[str, Any]:
-    """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock."""
+    """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock
+    (``step_timeout`` not passed when None)."""
     with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
 
         def call() -> Any:
             deadline = lab.Deadline.after(deadline_s, clock=clock.monotonic)
             clock.advance(elapsed_first)
             completion = lab.call_llm(
-                llm.client(), PROMPT, deadline=deadline, step_timeout=step_timeout,
-                policy=_policy(**policy), sleep=clock.sleep,
+                llm.client(), PROMPT, deadline=deadline, policy=_policy(**policy),
+                sleep=clock.sleep, **_options(step_timeout),
             )
             return completion.choices[0].message.content
 
@@ -139,12 +173,29 @@ def expired_call(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def step_timeouts(lab: ModuleType) -> dict[str, Any]:
-    """A roomy 600 s run with a 45 s step timeout; and a 100 s run whose turns take 30 s."""
+    """A roomy 600 s run with a 45 s step timeout; a 100 s run whose turns take 30 s; and a
+    100 s run whose third turn starts with half a second left and takes a quarter."""
     roomy = [_turn(10.0, "call_r1"), _turn(20.0, "call_r2"), reply("all done", latency=5.0)]
     tight = [_turn(30.0, f"call_t{n}") for n in range(4)] + [reply("done")]
+    last_half_second = [_turn(49.75, "call_h1"), _turn(49.75, "call_h2"),
+                        reply("done in time", latency=0.25)]
     return {
         "roomy": _agent(lab, roomy, Budget(max_wall_time=600.0), step_timeout=45.0),
         "tight": _agent(lab, tight, Budget(max_wall_time=100.0), step_timeout=45.0),
+        "last_half_second": _agent(lab, last_half_second, Budget(max_wall_time=100.0),
+                                   step_timeout=60.0),
+    }
+
+
+@SCENARIOS.scenario
+def request_options(lab: ModuleType) -> dict[str, Any]:
+    """What the requests carry when no step timeout is given: a run on a model of its own,
+    and ``call_llm`` alone."""
+    script = [_turn(1.0, "call_o1"), reply("done", latency=1.0)]
+    return {
+        "run": _agent(lab, script, Budget(max_wall_time=600.0), step_timeout=None,
+                      model=RUN_MODEL),
+        "call": _call(lab, [reply("ok")], deadline_s=600.0, step_timeout=None, policy={}),
     }
 
 
@@ -175,7 +226,9 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
-    """Backoff and server delays that would cross the deadline, alone and in a run."""
+    """Backoff and server delays that would cross the deadline, alone and in a run; a
+    server delay ending exactly at the deadline; and a run's jittered waits, drawn with the
+    rng it was given."""
     return {
         "backoff": _call(lab, [failure(500)] * 5, deadline_s=10.0, step_timeout=5.0,
                          policy={"max_attempts": 5, "base_delay": 4.0, "max_delay": 60.0}),
@@ -186,13 +239,27 @@ def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
         ),
         "in_a_run": _agent(lab, [failure(503)] * 4, Budget(max_wall_time=30.0), step_timeout=5.0,
                            policy={"max_attempts": 4, "base_delay": 20.0, "max_delay": 60.0}),
+        "exactly_at_the_deadline": _call(
+            lab, [failure(429, retry_after=10), reply("ok")], deadline_s=10.0, step_timeout=5.0,
+            policy={"max_attempts": 3, "max_delay": 60.0},
+        ),
+        "jitter_in_a_run": _agent(
+            lab, [failure(503), failure(503), reply("done")], Budget(max_wall_time=300.0),
+            step_timeout=5.0, policy={"max_attempts": 4, "base_delay": 4.0, "jitter": True},
+            rng=_QuarterDice(3),
+        ),
     }
 
 
 @SCENARIOS.scenario
 def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
     """A request that times out once in a roomy budget; requests that keep timing out in a
-    50 s budget, alone and in a run."""
+    50 s budget, alone and in a run; requests that keep timing out in a 300 s budget until
+    the 3 attempts are used, alone and in a run; and a permanent error (HTTP 400), alone and
+    in a run."""
+    roomy = 300.0
+    gives_up = [timeout()] * 3 + [reply("one attempt too many")]
+    permanent = [failure(400, message="unknown parameter"), reply("retried a 400")]
     return {
         "recovers": _call(lab, [timeout(), reply("ok after a timeout")], deadline_s=300.0,
                           step_timeout=20.0, policy={"max_attempts": 4}),
@@ -200,13 +267,21 @@ def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
                           policy={"max_attempts": 6}),
         "in_a_run": _agent(lab, [timeout()] * 6, Budget(max_wall_time=50.0), step_timeout=20.0,
                            policy={"max_attempts": 6}),
+        "gives_up": _call(lab, gives_up, deadline_s=roomy, step_timeout=20.0,
+                          policy={"max_attempts": 3}),
+        "gives_up_in_a_run": _agent(lab, gives_up, Budget(max_wall_time=roomy),
+                                    step_timeout=20.0, policy={"max_attempts": 3}),
+        "permanent": _call(lab, permanent, deadline_s=roomy, step_timeout=20.0,
+                           policy={"max_attempts": 3}),
+        "permanent_in_a_run": _agent(lab, permanent, Budget(max_wall_time=roomy),
+                                     step_timeout=20.0, policy={"max_attempts": 3}),
     }
 
 
 @SCENARIOS.scenario
 def other_budgets(lab: ModuleType) -> dict[str, Any]:
-    """max_steps 2 and max_llm_tokens 1000 against a model that never finishes; a run that
-    finishes in exactly its 3 steps."""
+    """max_steps 2, max_llm_tokens 1000 and max_llm_tokens 1200 (reached exactly after two
+    turns) against a model that never finishes; a run that finishes in exactly its 3 steps."""
     endless = [_turn(1.0, f"call_e{n}", (500, 100)) for n in range(6)]
     finishing = [_turn(1.0, "call_f1", (50, 10)), _turn(1.0, "call_f2", (50, 10)),
                  reply("done", prompt_tokens=50, completion_tokens=10)]
@@ -216,6 +291,8 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
                                              max_llm_tokens=10**9), step_timeout=30.0),
         "tokens": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
                                               max_llm_tokens=1000), step_timeout=30.0),
+        "tokens_exact": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                                    max_llm_tokens=1200), step_timeout=30.0),
         "within": _agent(lab, finishing, Budget(max_steps=3, max_wall_time=roomy,
                                                 max_llm_tokens=10_000), step_timeout=30.0),
     }

@@ -14,6 +14,12 @@ _TIMEOUT_CHECK = """\
         self.check()
         return min(step_timeout, self.remaining())"""
 _WAIT_CHECK = "            if wait >= deadline.remaining():"
+_RUN_AGENT_STEP_TIMEOUT = """\
+    *,
+    step_timeout: {},
+    policy: RetryPolicy = RetryPolicy(),
+    sleep: Sleep = time.sleep,
+    clock:"""
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- lab03.run-deadline-stops-loop
@@ -67,12 +73,46 @@ MUTANTS: tuple[Mutant, ...] = (
         "gives each request all the time left in the run, ignoring the step timeout",
         ("        return min(step_timeout, self.remaining())", "        return self.remaining()"),
     ),
+    _lab03(
+        "step-timeout-only-when-asked",
+        "lab03.step-timeout-sent",
+        "'no step timeout unless the caller asks for one': the default becomes None, and a "
+        "request then gets all the time left in the run",
+        ("    deadline: Deadline,\n    step_timeout: float = 30.0,",
+         "    deadline: Deadline,\n    step_timeout: float | None = None,"),
+        (_RUN_AGENT_STEP_TIMEOUT.format("float = 30.0"),
+         _RUN_AGENT_STEP_TIMEOUT.format("float | None = None")),
+        ("        return min(step_timeout, self.remaining())",
+         ("        if step_timeout is None:\n            return self.remaining()\n"
+          "        return min(step_timeout, self.remaining())")),
+    ),
+    _lab03(
+        "model-not-passed-on",
+        "lab03.step-timeout-sent",
+        "passes the deadline, the timeout and the policy on to call_llm but forgets the model: "
+        "every run talks to the default one",
+        ("                policy=policy, sleep=sleep, rng=rng, model=model,\n",
+         "                policy=policy, sleep=sleep, rng=rng,\n"),
+    ),
+    _lab03(
+        "no-tools-offered",
+        "lab03.step-timeout-sent",
+        "sends the model, the messages and the timeout, and leaves the tools out of the request",
+        ("                tools=list(tools),  # type: ignore[arg-type]\n", ""),
+    ),
     # -- lab03.timeout-shrinks-to-budget
     _lab03(
         "constant-step-timeout",
         "lab03.timeout-shrinks-to-budget",
         "sends the step timeout as it is, even when less time is left in the run",
         ("        return min(step_timeout, self.remaining())", "        return step_timeout"),
+    ),
+    _lab03(
+        "time-left-in-whole-seconds",
+        "lab03.timeout-shrinks-to-budget",
+        "counts the time left in whole seconds: with half a second left the run is over",
+        ("        return max(0.0, self.at - self.clock())",
+         "        return float(max(0, int(self.at - self.clock())))"),
     ),
     # -- lab03.child-deadline-min
     _lab03(
@@ -102,6 +142,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "checks the computed backoff against the time left but trusts the server's delay",
         (_WAIT_CHECK, "            if requested is None and wait >= deadline.remaining():"),
     ),
+    _lab03(
+        "wait-may-end-at-the-deadline",
+        "lab03.retry-respects-deadline",
+        "sleeps a wait that ends exactly at the deadline, leaving no time for the next attempt",
+        (_WAIT_CHECK, "            if wait > deadline.remaining():"),
+    ),
+    _lab03(
+        "rng-not-passed-on",
+        "lab03.retry-respects-deadline",
+        "forgets to pass the run's rng on to call_llm: the waits come from the global random",
+        ("                policy=policy, sleep=sleep, rng=rng, model=model,\n",
+         "                policy=policy, sleep=sleep, model=model,\n"),
+    ),
     # -- lab03.llm-timeout-handled
     _lab03(
         "timeouts-not-retried",
@@ -110,12 +163,37 @@ MUTANTS: tuple[Mutant, ...] = (
         ("            if not is_transient(error):",
          "            if type(error).__name__ == 'APITimeoutError' or not is_transient(error):"),
     ),
+    _lab03(
+        "gives-up-an-attempt-early",
+        "lab03.llm-timeout-handled",
+        "counts the retries, not the attempts: gives up after max_attempts - 1 requests",
+        ("            if attempt == policy.max_attempts:",
+         "            if attempt == policy.max_attempts - 1:"),
+    ),
+    _lab03(
+        "retries-every-error",
+        "lab03.llm-timeout-handled",
+        "'retrying never hurts': a 400 is retried like a timeout",
+        ("            if not is_transient(error):\n                raise\n", ""),
+    ),
+    _lab03(
+        "only-budget-errors-caught",
+        "lab03.llm-timeout-handled",
+        "catches the budget errors only: a RetryError or a permanent error escapes run_agent",
+        ("    except Exception as error:\n        _fail(run, error)\n", ""),
+    ),
     # -- lab03.budget-enforced
     _lab03(
         "steps-off-by-one",
         "lab03.budget-enforced",
         "stops only once steps exceed max_steps: one turn too many",
         ("if run.steps >= budget.max_steps:", "if run.steps > budget.max_steps:"),
+    ),
+    _lab03(
+        "tokens-must-exceed-the-budget",
+        "lab03.budget-enforced",
+        "stops once the tokens exceed max_llm_tokens, not once they reach it: one turn too many",
+        ("if run.llm_tokens >= budget.max_llm_tokens:", "if run.llm_tokens > budget.max_llm_tokens:"),
     ),
     _lab03(
         "tokens-never-counted",
