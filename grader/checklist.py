@@ -214,7 +214,8 @@ LABS: tuple[Lab, ...] = (
                 "Symptom: an LLM request goes out with no timeout of its own, or with the "
                 "OpenAI client's default of 10 minutes. Cause: the step timeout is not passed "
                 "with each request, so one hung call can eat the whole run (the seed's mistake "
-                "3). Look at the client's per-request options.",
+                "3). Look at the client's per-request options, and at the ones you must pass "
+                "on with it (the model, the tools, a 30 s default step timeout).",
             ),
             Item(
                 "lab03.timeout-shrinks-to-budget",
@@ -397,7 +398,8 @@ LABS: tuple[Lab, ...] = (
                 "Symptom: a node sees a value a sibling in the same step has just written. "
                 "Cause: each node's update is applied to the shared state as soon as it "
                 "finishes, or nodes get the live state instead of a snapshot. Look at when a "
-                "step's updates are applied.",
+                "step's updates are applied, and at how steps are counted (from 1, at most "
+                "max_steps, then RecursionError).",
             ),
             Item(
                 "lab05.deterministic-merge",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from grader.checks.expect import raised_type
+from labs.kit.devops import TOOL_SCHEMAS
+
+#: The tools every request of the agent node offers: the kit's tool schemas.
+KIT_TOOLS = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
 
 
 def _untouched(case):
@@ -180,6 +184,18 @@ def test_update_never_changes_the_current_state(observe):
     )
 
 
+@pytest.mark.item("lab05.schema-update")
+def test_registering_again_replaces_what_was_said(observe):
+    seen = observe("reregister")
+    expected = {"scratch": ["kept"], "log": ["x"]}
+    assert seen.get("returned") == expected, (
+        f"scratch registered ephemeral, then again with a reducer and no ephemeral=True; note "
+        f"left ephemeral: cleanup of {{'scratch', 'note', 'log'}} gave "
+        f"{seen.get('returned') if 'returned' in seen else raised_type(seen)}; expected "
+        f"{expected} (registering a key again replaces what was said of it, ephemeral or not)"
+    )
+
+
 # -- lab05.agent-state-patch ---------------------------------------------------------------------
 
 PATCHED = {
@@ -272,6 +288,51 @@ def test_siblings_see_the_state_of_the_step_start(observe):
     )
 
 
+def _steps_ended(case):
+    """How a run of the counting graph ended, in words."""
+    if "raised" in case:
+        return f"raised {case['raised']['type']} after the steps {case['steps_heard']}"
+    return f"returned {case.get('returned')!r} after the steps {case['steps_heard']}"
+
+
+@pytest.mark.item("lab05.superstep-isolation")
+def test_steps_are_numbered_from_1(observe):
+    seen = observe("step_loop")
+    case = seen["three"]
+    assert case.get("returned") == {"count": 3} and case["steps_heard"] == [1, 2, 3], (
+        f"a graph that runs 3 steps: {_steps_ended(case)}; expected "
+        "{'count': 3} and the listeners told of steps 1, 2, 3 (numbered from 1, one by one)"
+    )
+    alone = seen["run_step_alone"]
+    step = (alone.get("returned") or {}).get("step")
+    got = f"a StepResult with step={step!r}" if "returned" in alone else raised_type(alone)
+    assert step == 1, (
+        f"run_step called with no step number: {got}; expected step 1 (the signature's "
+        "default)"
+    )
+
+
+@pytest.mark.item("lab05.superstep-isolation")
+def test_more_than_max_steps_raises_recursion_error(observe):
+    seen = observe("step_loop")
+    for label, what, heard in (("ten_of_max_3", "10 steps with max_steps=3", [1, 2, 3]),
+                               ("26_of_default", "26 steps with the default max_steps (25)",
+                                list(range(1, 26)))):
+        case = seen[label]
+        raised = case.get("raised") or {}
+        assert raised.get("type") == "RecursionError" and case["steps_heard"] == heard, (
+            f"a graph that would run {what}: {_steps_ended(case)}; expected "
+            f"RecursionError once step {len(heard)} is done, before step {len(heard) + 1}"
+        )
+    for label, what, rounds in (("three_of_max_3", "3 steps with max_steps=3", 3),
+                                ("25_of_default", "25 steps with the default max_steps", 25)):
+        case = seen[label]
+        assert case.get("returned") == {"count": rounds}, (
+            f"a graph that runs {what}: {_steps_ended(case)}; expected it to finish "
+            f"with {{'count': {rounds}}} (max_steps steps are allowed; only more raise)"
+        )
+
+
 # -- lab05.deterministic-merge --------------------------------------------------------------------
 
 
@@ -304,6 +365,37 @@ def test_two_writes_to_a_last_value_key_conflict(observe):
         )
     assert seen["two_writers"]["input_after"] == {"status": "new", "log": []}, (
         "the failed step changed the state it was given"
+    )
+
+
+@pytest.mark.item("lab05.conflict-detected")
+def test_every_patch_of_the_step_is_checked(observe):
+    seen = observe("conflicts")
+    cases = {
+        "after_a_none_patch": "a None patch from alpha, then deploy and verify both writing "
+                              "'status'",
+        "reducer_key_first": "deploy and verify each writing 'log' (append) first, then "
+                             "'status' (no reducer)",
+    }
+    for label, where in cases.items():
+        raised = seen[label].get("raised")
+        assert raised is not None and raised["is_invalid_update"] \
+            and "status" in raised["message"], (
+            f"merge_step with {where}: {raised_type(seen[label])}; expected your "
+            "InvalidUpdate naming 'status' (look at every key of every patch: a None patch "
+            "or a key with a reducer is skipped, not the end of the check)"
+        )
+
+
+@pytest.mark.item("lab05.conflict-detected")
+def test_a_patch_that_is_not_a_mapping_is_refused(observe):
+    case = observe("conflicts")["not_a_patch"]
+    raised = case.get("raised")
+    assert raised is not None and raised["is_invalid_update"] \
+        and "broken" in raised["message"], (
+        f"merge_step with node 'broken' returning a list: {raised_type(case)}"
+        f"{': ' + raised['message'] if raised else ''}; expected your InvalidUpdate naming "
+        "the node 'broken' (a patch is None or a mapping)"
     )
 
 
@@ -357,4 +449,9 @@ def test_what_the_model_is_sent(observe):
     assert [m.get("role") for m in sent[1]] == ["system", "user", "assistant", "tool", "tool"], (
         f"the second request sent {[m.get('role') for m in sent[1]]}; the tool results "
         "must be in the conversation the model sees next"
+    )
+    wrong = [offered for offered in observe("llm_node")["offered"] if offered != KIT_TOOLS]
+    assert not wrong, (
+        f"a request offered the tools {wrong[0]!r}; expected {KIT_TOOLS} with every request "
+        "(tools=list(TOOL_SCHEMAS)): without them the model cannot call one"
     )

@@ -174,6 +174,21 @@ def schema_update(lab: ModuleType) -> dict[str, Any]:
 
 
 @SCENARIOS.scenario
+def reregister(lab: ModuleType) -> dict[str, Any]:
+    """A key registered ephemeral, then registered again without ``ephemeral``; and one
+    left ephemeral: what cleanup keeps."""
+
+    def observe() -> Any:
+        schema = lab.StateSchema()
+        schema.register("scratch", ephemeral=True)
+        schema.register("scratch", lab.append)  # registered again: not ephemeral any more
+        schema.register("note", ephemeral=True)
+        return schema.cleanup({"scratch": ["kept"], "note": "gone", "log": ["x"]})
+
+    return outcome(observe, describe=lambda e: _raised(e, lab))
+
+
+@SCENARIOS.scenario
 def agent_state(lab: ModuleType) -> dict[str, Any]:
     """A StatePatch on the seed's AgentState."""
     state = seed_state()
@@ -247,6 +262,53 @@ def _run(lab: ModuleType, graph: Graph, schema: Any, state_in: dict[str, Any],
 
     return outcome(lambda: lab.run_graph(graph, schema, state_in, listeners=[listener]),
                    describe=lambda e: _raised(e, lab))
+
+
+def _ticks(rounds: int) -> Graph:
+    """One node, ``tick``, that counts; its router sends it round again until the count
+    reaches ``rounds``: a run of exactly ``rounds`` steps from ``{"count": 0}``."""
+    return (Graph().add_node("tick", lambda state: {"count": state["count"] + 1})
+            .add_conditional_edges("tick", lambda state: "tick" if state["count"] < rounds
+                                   else END, ["tick"])
+            .set_entry("tick"))
+
+
+def _counted(lab: ModuleType, rounds: int, max_steps: int | None) -> dict[str, Any]:
+    """run_graph on :func:`_ticks` (``max_steps`` not passed when None): what it returned
+    or raised, and the step numbers its listener heard."""
+    heard: list[Any] = []
+    options = {} if max_steps is None else {"max_steps": max_steps}
+
+    def listener(result: Any) -> None:
+        heard.append(plain(getattr(result, "step", None)))
+
+    seen = outcome(lambda: lab.run_graph(_ticks(rounds), lab.StateSchema(), {"count": 0},
+                                         listeners=[listener], **options),
+                   describe=lambda e: _raised(e, lab))
+    seen["steps_heard"] = heard
+    return seen
+
+
+@SCENARIOS.scenario
+def step_loop(lab: ModuleType) -> dict[str, Any]:
+    """Runs of 3, 10, 25 and 26 steps, with max_steps 3 or the default; and run_step alone,
+    with no step number given."""
+    cases = {
+        "three": _counted(lab, 3, None),
+        "ten_of_max_3": _counted(lab, 10, 3),
+        "three_of_max_3": _counted(lab, 3, 3),
+        "25_of_default": _counted(lab, 25, None),
+        "26_of_default": _counted(lab, 26, None),
+    }
+
+    def alone() -> dict[str, Any]:
+        result = lab.run_step(_ticks(3), lab.StateSchema(), {"count": 0}, ["tick"])
+        return {"step": plain(getattr(result, "step", None)),
+                "ran": plain(list(getattr(result, "ran", ()))),
+                "next": plain(list(getattr(result, "next", ())))}
+
+    cases["run_step_alone"] = outcome(alone, describe=lambda e: _raised(e, lab))
+    return cases
 
 
 @SCENARIOS.scenario
@@ -327,7 +389,8 @@ def merge_order(lab: ModuleType) -> dict[str, Any]:
 @SCENARIOS.scenario
 def conflicts(lab: ModuleType) -> dict[str, Any]:
     """Two nodes writing one last-value key in a step; and the same with a reducer, and
-    with only one writer."""
+    with only one writer. merge_step alone: two writes to a last-value key, with a None
+    patch sorted first, or with a reducer key first in each patch; a list as a patch."""
     cases = {}
     for label, reducer, writers in (("two_writers", None, ("deploy", "verify")),
                                     ("with_reducer", "append", ("deploy", "verify")),
@@ -347,6 +410,19 @@ def conflicts(lab: ModuleType) -> dict[str, Any]:
         {"status": "new"}, {"zeta": {"status": "z"}, "alpha": {"status": "a"}}),
         describe=lambda e: _raised(e, lab))
     cases["merge_step"] = direct
+    cases["after_a_none_patch"] = outcome(lambda: lab.StateSchema().merge_step(
+        {"status": "new"},
+        {"alpha": None, "deploy": {"status": "deployed"}, "verify": {"status": "verified"}}),
+        describe=lambda e: _raised(e, lab))
+    cases["reducer_key_first"] = outcome(
+        lambda: lab.StateSchema().register("log", lab.append).merge_step(
+            {"status": "new", "log": []},
+            {"deploy": {"log": ["d"], "status": "deployed"},
+             "verify": {"log": ["v"], "status": "verified"}}),
+        describe=lambda e: _raised(e, lab))
+    cases["not_a_patch"] = outcome(lambda: lab.StateSchema().merge_step(
+        {"status": "new"}, {"alpha": {"level": 1}, "broken": ["status", "checked"]}),
+        describe=lambda e: _raised(e, lab))
     return cases
 
 
@@ -376,5 +452,15 @@ def llm_node(lab: ModuleType) -> dict[str, Any]:
              for m in request.messages]
             for request in llm.requests
         ]
+        seen["offered"] = [_tool_names(request.body) for request in llm.requests]
         seen["tool_runs"] = dict(sorted(tools.calls.items()))
     return seen
+
+
+def _tool_names(body: dict[str, Any]) -> list[Any] | None:
+    """The names of the tools a request offered, or None when it offered none."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    return [plain((t.get("function") or {}).get("name")) if isinstance(t, dict) else None
+            for t in tools]

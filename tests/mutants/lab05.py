@@ -19,6 +19,21 @@ _SEQUENTIAL = """\
         patches[name] = graph.nodes[name](copy.deepcopy(current))
         current = schema.update(current, patches[name] or {})
 """
+_EPHEMERAL_MARK = """\
+        if ephemeral:
+            self.ephemeral.add(key)
+        else:
+            self.ephemeral.discard(key)
+"""
+_KEY_LOOP = """\
+            for key in patch:
+                if key in self.reducers:
+                    continue
+"""
+_NOT_A_PATCH = """\
+            if not isinstance(patch, Mapping):
+                raise InvalidUpdate(f"node {node!r} returned {type(patch).__name__}, not a patch")
+"""
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- lab05.overwrite-reducer
@@ -118,6 +133,13 @@ MUTANTS: tuple[Mutant, ...] = (
         ("state[key] = value if reducer is None else reducer(state.get(key), value)",
          "state[key] = value"),
     ),
+    _lab05(
+        "ephemeral-forever",
+        "lab05.schema-update",
+        "marks a key ephemeral when asked, but never takes the mark back when the key is "
+        "registered again",
+        (_EPHEMERAL_MARK, "        if ephemeral:\n            self.ephemeral.add(key)\n"),
+    ),
     # -- lab05.agent-state-patch
     _lab05(
         "plan-appended",
@@ -164,6 +186,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "it for its siblings",
         ("partial(graph.nodes[name], copy.deepcopy(state))", "partial(graph.nodes[name], state)"),
     ),
+    _lab05(
+        "steps-numbered-from-0",
+        "lab05.superstep-isolation",
+        "counts the steps from 0, as Python counts",
+        ("run_step(graph, schema, state, nodes, step=step)",
+         "run_step(graph, schema, state, nodes, step=step - 1)"),
+    ),
+    _lab05(
+        "max-steps-off-by-one",
+        "lab05.superstep-isolation",
+        "stops as soon as the count reaches max_steps: the last allowed step never runs",
+        ("if step > max_steps:", "if step >= max_steps:"),
+    ),
     # -- lab05.deterministic-merge
     _lab05(
         "merge-in-finish-order",
@@ -178,6 +213,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "lab05.conflict-detected",
         "langgraphgo's behaviour: the second write to a last-value key silently wins",
         ("                if key in written:\n", "                if False:\n"),
+    ),
+    _lab05(
+        "reducer-patches-unchecked",
+        "lab05.conflict-detected",
+        "skips the conflict check for a whole patch once it writes a key with a reducer",
+        (_KEY_LOOP, ("            if any(key in self.reducers for key in patch):\n"
+                     "                continue\n            for key in patch:\n")),
+    ),
+    _lab05(
+        "any-patch-accepted",
+        "lab05.conflict-detected",
+        "trusts every node to return a mapping or None: a list gets as far as update",
+        (_NOT_A_PATCH, ""),
     ),
     # -- lab05.llm-node-messages
     _lab05(
@@ -200,5 +248,11 @@ MUTANTS: tuple[Mutant, ...] = (
         "lab05.llm-node-messages",
         "sends the state's messages as they are, ids and all",
         ('messages=for_the_api(state.get("messages", []))', 'messages=state.get("messages", [])'),
+    ),
+    _lab05(
+        "agent-offers-no-tools",
+        "lab05.llm-node-messages",
+        "sends the conversation without the tools: the model is never told what it may call",
+        ("            tools=list(TOOL_SCHEMAS),  # type: ignore[arg-type]\n", ""),
     ),
 )
