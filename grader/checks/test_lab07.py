@@ -14,6 +14,17 @@ ANSWER = "web 2.4.1 is deployed and healthy"
 ONCE = {"apply_deploy": 1, "build_config": 1, "clean_logs": 0}
 BUDGET = 600.0
 OK = "exited with status 0"
+#: What the model must be told before its last turn: each tool's result, once, in order.
+TOLD = [["call_st", "web: running, version none"],
+        ["call_bc", "config #1 for web@2.4.1 built"],
+        ["call_ap", "web@2.4.1 applied (deploy #1)"],
+        ["call_vf", "web: healthy"]]
+#: The settings ``transient_failures`` gives its agent, and the default step timeout.
+MODEL = "gpt-4.1-mini"
+POLICY_BASE_DELAY = 2.0
+STEP_TIMEOUT = 60.0
+#: The ``max_wall_time`` of the agent that replays the deploy from its first step.
+SHORT_BUDGET = 90.0
 
 
 def _completed(status):
@@ -45,6 +56,40 @@ def test_every_trial_completes_with_each_effect_once(observe):
         assert trial["lives"][-1] == OK, f"{where}: the last life {trial['lives'][-1]}"
         problem = _once(trial["world"]) or _completed(trial["status"])
         assert not problem, f"{where}: {problem}"
+        assert trial["answer"] == ANSWER, (
+            f"{where}: the last life's run() returned {trial['answer']!r}; expected the final "
+            f"answer, {ANSWER!r}"
+        )
+
+
+@pytest.mark.item("lab07.exactly-once-under-kill")
+def test_the_model_is_told_every_result_once(observe):
+    seen = observe("kill_trials")
+    for number, trial in enumerate(seen["trials"], start=1):
+        told = trial["told"]
+        assert told == TOLD, (
+            f"trial {number} (killed at event(s) {trial['kills']}): the model's last turn was "
+            f"told the tool results {told}; expected each call's result once, in order: "
+            f"{TOLD}: node 'tools' returns a tool_message for every call, and a restart "
+            "neither loses nor repeats one"
+        )
+
+
+@pytest.mark.item("lab07.exactly-once-under-kill")
+def test_a_completed_task_run_again_gives_its_result(observe):
+    again = observe("kill_trials")["again"]
+    assert again, "no trial ran, so no completed task could be run again"
+    where = (f"the task of the trial killed at event(s) {again['kills']}, completed, run again "
+             "after a restart")
+    assert again["ended"] == OK and again["answer"] == ANSWER, (
+        f"{where}: the run {again['ended']} and returned {again['answer']!r}; expected its "
+        f"saved result, {ANSWER!r}"
+    )
+    problem = _once(again["world"])
+    assert not again["requests"] and not problem, (
+        f"{where}: it asked the model {again['requests']} time(s)"
+        f"{'; ' + problem if problem else ''}; expected nothing run: a completed task is done"
+    )
 
 
 # -- lab07.transient-llm-retried -------------------------------------------------------------
@@ -70,13 +115,32 @@ def test_retries_wait_as_lab_01_says(observe):
         "a 429, then the answer"
     )
     gaps = [round(b["at"] - a["at"], 3) for a, b in zip(second, second[1:])]
-    assert gaps[0] >= 1.0 - TOLERANCE and abs(gaps[1] - 3.0) <= TOLERANCE, (
-        f"waits between the second turn's attempts: {gaps} s; expected the backoff (1 s) "
-        "after the 503, then the 3 s the 429's retry-after asked for"
+    assert gaps[0] >= POLICY_BASE_DELAY - TOLERANCE and abs(gaps[1] - 3.0) <= TOLERANCE, (
+        f"waits between the second turn's attempts: {gaps} s; expected the backoff of the "
+        f"agent's policy ({POLICY_BASE_DELAY:g} s, RetryPolicy(base_delay="
+        f"{POLICY_BASE_DELAY:g})) after the 503, then the 3 s the 429's retry-after asked for"
     )
     assert [r["outcome"] for r in fourth] == ["timeout", "200"], (
         f"the fourth turn's requests ended {[r['outcome'] for r in fourth]}; expected a "
         "timeout, then the answer"
+    )
+
+
+@pytest.mark.item("lab07.transient-llm-retried")
+def test_every_request_carries_the_agents_settings(observe):
+    requests = observe("transient_failures")["requests"]
+    assert requests, "the agent never asked the model"
+    models = sorted({str(r["model"]) for r in requests})
+    assert models == [MODEL], (
+        f"an agent made with model={MODEL!r} asked the model(s) {models}; expected "
+        f"{MODEL!r} every time: call_llm gets the agent's model"
+    )
+    # Every request of this run starts more than a minute before the deadline.
+    timeouts = [r["read_timeout"] for r in requests]
+    assert all(t == STEP_TIMEOUT for t in timeouts), (
+        f"an agent made without a step_timeout sent its requests, each more than a minute "
+        f"before its deadline, with the read timeouts {timeouts} s; expected "
+        f"{STEP_TIMEOUT:g} s, the default step_timeout, every time"
     )
 
 
@@ -88,6 +152,10 @@ def test_a_late_restart_keeps_the_original_deadline(observe):
     seen = observe("deadline_restart")
     late, start = seen["late"], seen["start"]
     assert late["lives"][0] == "killed by SIGKILL", f"the first life {late['lives'][0]}"
+    assert "DeadlineExceeded" in late["lives"][1], (
+        f"restarted at 540 s of a 600 s budget, the run {late['lives'][1]}; expected it to "
+        "raise DeadlineExceeded once it has saved the task failed (re-raise it)"
+    )
     status = late["status"]
     assert status.get("state") == "failed" and str(status.get("error")).startswith(
         "DeadlineExceeded"), (
@@ -148,6 +216,42 @@ def test_an_early_restart_still_finishes(observe):
 
 
 @pytest.mark.item("lab07.status-visible")
+def test_status_of_a_new_task(observe):
+    seen = observe("status_midway")
+    assert seen["started"] == OK, (
+        f"DurableAgent on a folder that does not exist yet (nor does its parent), then "
+        f"start(): {seen['started']}; expected the folder made, parents included"
+    )
+    before = seen["before"]
+    assert before.get("ended") == OK and before.get("is_status"), (
+        f"another process reading the status of a task just started: {before.get('ended')}"
+    )
+    assert (before.get("state"), before.get("step")) == ("pending", 0), (
+        f"a task started and not run yet read as {before.get('state')!r} at step "
+        f"{before.get('step')!r}; expected 'pending' at step 0 (no checkpoint yet)"
+    )
+    assert abs((before.get("deadline_at") or 0) - (seen["start"] + BUDGET)) <= TOLERANCE, (
+        f"a task created at {seen['start']}: its status says the deadline is at "
+        f"{before.get('deadline_at')!r}; expected {seen['start'] + BUDGET}"
+    )
+
+
+@pytest.mark.item("lab07.status-visible")
+def test_an_unknown_task_is_not_found(observe):
+    unknown = observe("status_midway")["unknown"]
+    assert unknown.get("ended") == OK, f"asking for a task never started: {unknown.get('ended')}"
+    raised = {what: str(unknown.get(what)) for what in ("status", "run")}
+    wrong = [f"{what}() returned" if got == "nothing" else f"{what}() raised {got}"
+             for what, got in raised.items() if not got.endswith("TaskNotFound")]
+    assert not wrong, (
+        f"for a task no one started: {', '.join(wrong)}; expected lab 02's TaskNotFound"
+    )
+    assert not unknown.get("requests"), (
+        f"run() of a task no one started asked the model {unknown.get('requests')} time(s)"
+    )
+
+
+@pytest.mark.item("lab07.status-visible")
 def test_status_read_from_another_process_midway(observe):
     seen = observe("status_midway")
     assert seen["paused"], "the run never reached the point where it was to be held"
@@ -204,6 +308,21 @@ def test_history_lists_every_step(observe):
 
 
 @pytest.mark.item("lab07.replayable-history")
+def test_checkpoints_are_timed_on_the_agents_clock(observe):
+    seen = observe("replay")
+    start, ended = seen["start"] + 1.0, seen["whole_ended_at"]
+    times = [c["created_at"] for c in reversed(seen["history"])]
+    wrong = [t for t in times
+             if type(t) not in (int, float) or not start - TOLERANCE <= t <= ended + TOLERANCE]
+    shown = times if len(times) <= 4 else [*times[:2], "...", *times[-2:]]
+    assert times and not wrong and times == sorted(times), (
+        f"the checkpoints of a deploy run from {start} to {ended} on the agent's clock were "
+        f"saved at {shown}, oldest first; expected times in that span, in order: the "
+        "checkpointed graph reads the agent's clock (clock=), never the machine's"
+    )
+
+
+@pytest.mark.item("lab07.replayable-history")
 def test_a_replay_runs_from_its_checkpoint(observe):
     seen = observe("replay")
     agent_steps = [c["step"] for c in seen["history"] if c["ran"] == ["agent"]]
@@ -232,4 +351,16 @@ def test_replays_from_every_checkpoint_agree(observe):
     assert not problem, (
         f"after {len(seen['replays'])} replays {problem}: a replayed side effect must be "
         "answered from the server's record"
+    )
+
+
+@pytest.mark.item("lab07.replayable-history")
+def test_a_replay_has_its_own_deadline(observe):
+    short = observe("replay")["short"]
+    assert short, "the deploy left no checkpoint to replay from"
+    assert "DeadlineExceeded" in short["ended"] and short["answer"] is None, (
+        f"an agent with max_wall_time={SHORT_BUDGET:g} replaying the deploy from step "
+        f"{short['from_step']} (about 170 s of work): the replay {short['ended']} with the "
+        f"answer {short['answer']!r}; expected DeadlineExceeded once its {SHORT_BUDGET:g} s "
+        "have passed: a replay's deadline is max_wall_time from now, on the agent's clock"
     )

@@ -56,15 +56,25 @@ REBOOT = 20.0
 #: event killed once).
 DOUBLE_KILLS = 4
 SEED = 20260101
+#: The settings :func:`transient_failures` gives its agent: its own model, and a retry
+#: policy whose first backoff is not the default's.
+MODEL = "gpt-4.1-mini"
+POLICY_BASE_DELAY = 2.0
+#: The ``max_wall_time`` of the agent that replays the deploy from its first step in
+#: :func:`replay`: less than the replay takes.
+SHORT_BUDGET = 90.0
+#: A task no one ever started.
+UNKNOWN = "no-such-task"
 
 
 class Folder:
     """One trial's files: the agent's folder, the server's journal, and notes each life
-    leaves for the scenario (its clock at every event, its requests)."""
+    leaves for the scenario (its clock at every event, its requests, its answer).
+    ``nested``: the agent's folder is two levels down, neither level made yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, nested: bool = False) -> None:
         self.root = fresh_folder("trial")
-        self.agent = self.root / "agent"
+        self.agent = self.root / "agents" / "deploy" if nested else self.root / "agent"
         self.journal = self.root / "world.jsonl"
 
     def note(self, name: str, data: Any) -> None:
@@ -80,9 +90,11 @@ class Folder:
 
 def _life(lab: ModuleType, folder: Folder, name: str, *, at_s: float,
           plan: CrashPlan | None = None, script: tuple[Any, ...] = DEPLOY,
-          action: str = "run", checkpoint: str | None = None) -> Callable[[], None]:
+          action: str = "run", checkpoint: str | None = None,
+          settings: Callable[[], dict[str, Any]] | None = None) -> Callable[[], None]:
     """One life of the agent, to run in a child process: its clock starts ``at_s``
-    seconds after the deploy's start; it notes its clock at each event, and its requests."""
+    seconds after the deploy's start; it notes its clock at each event, its requests and
+    its answer. ``settings()``: keyword arguments for the agent besides its clock."""
     plan = plan or CrashPlan(None)
 
     def live() -> None:
@@ -102,20 +114,29 @@ def _life(lab: ModuleType, folder: Folder, name: str, *, at_s: float,
                                     after_effect=noted(plan.after_effect))
                 try:
                     agent = lab.DurableAgent(folder.agent, llm.client(), tools,
-                                             clock=clock.now, sleep=clock.sleep)
+                                             clock=clock.now, sleep=clock.sleep,
+                                             **(settings() if settings else {}))
                     if action == "start":
                         agent.start(TASK, GOAL)
                     elif action == "run":
-                        agent.run(TASK)
+                        folder.note(f"answer-{name}", plain(agent.run(TASK)))
                     elif action == "replay":
-                        folder.note(f"answer-{name}", agent.replay(TASK, checkpoint))
+                        folder.note(f"answer-{name}", plain(agent.replay(TASK, checkpoint)))
                 finally:
                     requests = [{"at": r.at, "turn": r.turn, "outcome": r.outcome,
-                                 "read_timeout": r.timeout.get("read")} for r in llm.requests]
+                                 "read_timeout": r.timeout.get("read"),
+                                 "model": r.body.get("model"), "tool_results": _results(r)}
+                                for r in llm.requests]
                     folder.note(f"requests-{name}", requests)
                     folder.note(f"end-{name}", clock.now())
 
     return live
+
+
+def _results(request: Any) -> list[list[Any]]:
+    """The tool results a request tells the model: ``[tool_call_id, content]`` each."""
+    return [[m.get("tool_call_id"), m.get("content")] for m in request.messages
+            if isinstance(m, dict) and m.get("role") == "tool"]
 
 
 def _ended(child: Any, limit: float = LIFE_LIMIT) -> str:
@@ -198,21 +219,32 @@ def kill_trials(lab: ModuleType) -> dict[str, Any]:
                                plan=CrashPlan(kill, how="kill") if kill else None))
             at_s = (folder.read(f"clock-{name}") or folder.read(f"end-{name}")
                     or (DEFAULT_START.timestamp() + at_s)) - DEFAULT_START.timestamp() + REBOOT
+        last = folder.read(f"requests-{name}", [])
         trials.append({"kills": kills, "lives": lives, "world": _world(folder),
+                       "answer": folder.read(f"answer-{name}"),
+                       "told": last[-1]["tool_results"] if last else None,
                        "status": _status(lab, folder, "final", at_s)})
-    return {"events": events, "trials": trials}
+    again: dict[str, Any] = {}
+    if trials:  # the last trial's task, completed, run once more after a restart
+        ended = _live(lab, folder, "again", at_s=at_s)
+        again = {"kills": trials[-1]["kills"], "ended": ended,
+                 "answer": folder.read("answer-again"),
+                 "requests": len(folder.read("requests-again", [])), "world": _world(folder)}
+    return {"events": events, "trials": trials, "again": again}
 
 
 @SCENARIOS.scenario
 def transient_failures(lab: ModuleType) -> dict[str, Any]:
     """The deploy with a 503 then a 429 (retry-after 3 s) at the second turn, and a timeout
-    at the fourth."""
+    at the fourth, by an agent given its own retry policy (2 s before the first retry) and
+    model, and the default step timeout."""
     script = list(DEPLOY)
     script[1] = [failure(503), failure(429, retry_after=3), DEPLOY[1]]
     script[3] = [timeout(), DEPLOY[3]]
     folder = Folder()
     _new_task(lab, folder)
-    ended = _live(lab, folder, "only", at_s=1.0, script=tuple(script))
+    ended = _live(lab, folder, "only", at_s=1.0, script=tuple(script), settings=lambda: {
+        "policy": lab.RetryPolicy(base_delay=POLICY_BASE_DELAY), "model": MODEL})
     return {"ended": ended, "requests": folder.read("requests-only", []),
             "world": _world(folder), "status": _status(lab, folder, "after", 900.0)}
 
@@ -255,10 +287,14 @@ def deadline_restart(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def status_midway(lab: ModuleType) -> dict[str, Any]:
-    """The deploy held still just after the config is built, while another process reads
-    its status; then let go to its end."""
-    folder = Folder()
-    _new_task(lab, folder)
+    """An agent on a folder not made yet (nor its parent) starts the task; another process
+    reads its status before it runs, and asks for a task never started; the deploy is
+    held still just after the config is built while its status is read again; then let
+    go to its end."""
+    folder = Folder(nested=True)
+    started = _new_task(lab, folder)
+    before = _status(lab, folder, "before", 0.5)
+    unknown = _unknown(lab, folder)
     hold = folder.root / "hold"
     hold.mkdir()
     plan = CrashPlan(4, how="pause", hold=hold, hold_limit=LIFE_LIMIT)  # after build_config
@@ -267,8 +303,31 @@ def status_midway(lab: ModuleType) -> dict[str, Any]:
     midway = _status(lab, folder, "midway", 200.0) if paused else {"ended": "never paused"}
     (hold / "go").write_text("")
     ended = _ended(runner)
-    return {"paused": paused, "midway": midway, "ended": ended,
-            "after": _status(lab, folder, "after", 900.0), "start": DEFAULT_START.timestamp()}
+    return {"started": started, "before": before, "unknown": unknown, "paused": paused,
+            "midway": midway, "ended": ended, "after": _status(lab, folder, "after", 900.0),
+            "start": DEFAULT_START.timestamp()}
+
+
+def _unknown(lab: ModuleType, folder: Folder) -> dict[str, Any]:
+    """What ``status`` and ``run`` of a task never started raise, in another process."""
+    def ask() -> None:
+        with FrozenClock(DEFAULT_START + dt.timedelta(seconds=0.5)) as clock, \
+                FakeLLM([], clock=clock) as llm:
+            agent = lab.DurableAgent(folder.agent, llm.client(), folder.world(), clock=clock.now,
+                                     sleep=clock.sleep)
+            seen: dict[str, Any] = {}
+            for what, call in (("status", agent.status), ("run", agent.run)):
+                try:
+                    call(UNKNOWN)
+                    seen[what] = "nothing"
+                except NotImplementedError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - what it raised is the observation
+                    seen[what] = type_name(error)
+            seen["requests"] = len(llm.requests)
+            folder.note("unknown", seen)
+
+    return {"ended": _live_plain(ask), **(folder.read("unknown") or {})}
 
 
 @SCENARIOS.scenario
@@ -312,7 +371,8 @@ def replay(lab: ModuleType) -> dict[str, Any]:
             agent = lab.DurableAgent(folder.agent, llm.client(), folder.world(), clock=clock.now)
             folder.note("history", [
                 {"id": plain(getattr(c, "id", None)), "step": plain(getattr(c, "step", None)),
-                 "ran": plain(list(getattr(c, "ran", ()))), "type": type_name(c)}
+                 "ran": plain(list(getattr(c, "ran", ()))), "type": type_name(c),
+                 "created_at": plain(getattr(c, "created_at", None))}
                 for c in agent.history(TASK)
             ])
 
@@ -326,5 +386,13 @@ def replay(lab: ModuleType) -> dict[str, Any]:
         replays.append({"from_step": checkpoint["step"], "ended": ended,
                         "answer": folder.read(f"answer-{name}"),
                         "requests": len(folder.read(f"requests-{name}", []))})
+    short: dict[str, Any] = {}
+    if history:  # from the first step again, by an agent allowed less than that takes
+        first, name = history[-1], "replay-short"
+        ended = _live(lab, folder, name, at_s=520.0, action="replay", checkpoint=first["id"],
+                      settings=lambda: {"max_wall_time": SHORT_BUDGET})
+        short = {"from_step": first["step"], "ended": ended,
+                 "answer": folder.read(f"answer-{name}")}
     return {"whole": whole, "listed": listed, "history": history, "replays": replays,
-            "world": _world(folder)}
+            "world": _world(folder), "short": short, "start": DEFAULT_START.timestamp(),
+            "whole_ended_at": folder.read("end-whole")}

@@ -36,6 +36,20 @@ MUTANTS: tuple[Mutant, ...] = (
          "key = f\"{idempotency_key(task_id, name, arguments)}:{os.getpid()}\" "
          "if name in SIDE_EFFECTS else None"),
     ),
+    _lab07(
+        "tool-results-share-an-id",
+        "lab07.exactly-once-under-kill",
+        "gives every tool result the same id, the task's: add_messages takes each new result "
+        "for an edit of the one before, and the model is told only the latest",
+        ("results.append({**tool_message(call[\"id\"], reply), \"id\": f\"{call['id']}:result\"})",
+         "results.append({**tool_message(call[\"id\"], reply), \"id\": f\"{task_id}:result\"})"),
+    ),
+    _lab07(
+        "completed-run-returns-nothing",
+        "lab07.exactly-once-under-kill",
+        "returns an empty answer for a task already completed: 'there is nothing left to run'",
+        ("                return task.result or \"\"", "                return \"\""),
+    ),
     # -- lab07.transient-llm-retried
     _lab07(
         "llm-called-directly",
@@ -49,6 +63,21 @@ MUTANTS: tuple[Mutant, ...] = (
          "                tools=list(TOOL_SCHEMAS), timeout=deadline.timeout(self.step_timeout))"),
         ("from labs.kit.devops import SIDE_EFFECTS, DevOpsTools",
          "from labs.kit.devops import SIDE_EFFECTS, TOOL_SCHEMAS, DevOpsTools"),
+    ),
+    _lab07(
+        "default-policy",
+        "lab07.transient-llm-retried",
+        "hands call_llm a fresh RetryPolicy() instead of the one the agent was given",
+        ("step_timeout=self.step_timeout, policy=self.policy,",
+         "step_timeout=self.step_timeout, policy=RetryPolicy(),"),
+    ),
+    _lab07(
+        "model-left-at-its-default",
+        "lab07.transient-llm-retried",
+        "leaves out call_llm's model, since its default is the agent's default anyway: an "
+        "agent made for another model still asks gpt-4o-mini",
+        ("                                  sleep=self.sleep, model=self.model)",
+         "                                  sleep=self.sleep)"),
     ),
     _lab07(
         "one-attempt-policy",
@@ -77,6 +106,14 @@ MUTANTS: tuple[Mutant, ...] = (
          "even a tool\n", ""),
     ),
     _lab07(
+        "failure-saved-not-raised",
+        "lab07.deadline-survives-restart",
+        "saves the task failed and returns an empty answer instead of re-raising: the caller "
+        "of run() never hears that the deadline passed",
+        ("error=f\"{type(error).__name__}: {error}\")\n                raise\n",
+         "error=f\"{type(error).__name__}: {error}\")\n                return \"\"\n"),
+    ),
+    _lab07(
         "no-deadline-at-all",
         "lab07.deadline-survives-restart",
         "gives the model calls a deadline so far away that it never comes",
@@ -91,6 +128,21 @@ MUTANTS: tuple[Mutant, ...] = (
         "keeps the task 'pending' in the store until the run is over",
         ("            task = self._save(task, state=TaskState.RUNNING, error=None)",
          "            task = replace(task, state=TaskState.RUNNING, error=None)"),
+    ),
+    _lab07(
+        "folder-made-without-parents",
+        "lab07.status-visible",
+        "makes the agent's folder with a plain mkdir: a folder whose parent is not there yet "
+        "is never made",
+        ("self.folder.mkdir(parents=True, exist_ok=True)", "self.folder.mkdir(exist_ok=True)"),
+    ),
+    _lab07(
+        "unknown-task-is-a-key-error",
+        "lab07.status-visible",
+        "raises KeyError for a task the store does not have, as a dict would, instead of "
+        "lab 02's TaskNotFound",
+        ("        if task is None:\n            raise TaskNotFound(task_id)\n        latest",
+         "        if task is None:\n            raise KeyError(task_id)\n        latest"),
     ),
     _lab07(
         "status-step-from-memory",
@@ -123,6 +175,23 @@ MUTANTS: tuple[Mutant, ...] = (
         "'replay' goes on from the latest checkpoint whatever checkpoint it is given",
         ("            return _answer(replayed.resume_from(checkpoint_id))",
          "            return _answer(replayed.resume(task_id))"),
+    ),
+    _lab07(
+        "checkpoints-on-the-machine-clock",
+        "lab07.replayable-history",
+        "leaves the checkpointed graph on its default clock, time.time: the checkpoints are "
+        "stamped with the machine's time, not the agent's",
+        ("CheckpointedGraph(graph, self.schema, self.checkpoints, clock=self.clock)",
+         "CheckpointedGraph(graph, self.schema, self.checkpoints)"),
+    ),
+    _lab07(
+        "replay-deadline-on-monotonic",
+        "lab07.replayable-history",
+        "gives the replay lab 03's Deadline.after(max_wall_time), whose clock is "
+        "time.monotonic unless told otherwise, not the agent's clock",
+        ("            replayed = self._runner(task, Deadline(self.clock() + self.max_wall_time,\n"
+         "                                                   clock=self.clock))",
+         "            replayed = self._runner(task, Deadline.after(self.max_wall_time))"),
     ),
     _lab07(
         "replay-with-the-old-deadline",
