@@ -2,7 +2,9 @@
 
 The memory store's conformance decides snapshots-isolated, ids-ordered and
 history-per-thread; the same suite on the file and SQLite stores, reopened and garbled,
-decides durable-stores. The runner is judged on a store the grader keeps itself.
+with the file store's writes watched (and one made to fail) and the SQLite store used from
+three threads, decides durable-stores. The runner is judged on a store the grader keeps
+itself.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ def _ids_problem(seen):
                 f"expected {saved[-1]!r} (never choose by timestamp)")
     if (got["latest_beta"] or {}).get("id") != saved[10]:
         return f"latest of the other thread gave {(got['latest_beta'] or {}).get('id')!r}"
+    return _counter_problem(seen["counter"])
+
+
+def _counter_problem(counter):
+    if "raised" in counter:
+        return f"save raised {counter['raised']['type']}: {counter['raised']['message'][:150]}"
+    expected = [f"{n:012d}" for n in (1, 2, 3)]
+    if counter["returned"] != expected:
+        return (f"the first three checkpoints a fresh store saved got the ids "
+                f"{counter['returned']}; expected {expected} (the next value of a counter "
+                "that starts at 1, as f\"{n:0{ID_DIGITS}d}\")")
     return ""
 
 
@@ -141,6 +154,25 @@ def test_memory_store_lists_threads_apart(observe):
     assert not problem, f"MemoryCheckpointStore: {problem}"
 
 
+@pytest.mark.item("lab06.history-per-thread")
+def test_runner_history_passes_limit_and_before_on(observe):
+    seen = observe("per_step")
+    ids = [c["id"] for c in seen["checkpoints"]]
+    if len(ids) < 3:
+        pytest.fail(f"the run saved {len(ids)} checkpoints; expected 4", pytrace=False)
+    limited = [(c or {}).get("id") for c in _returned(seen["history_limit_2"], "history(limit=2)") or []]
+    assert limited == ids[::-1][:2], (
+        f"history(thread, limit=2) of a run of 4 checkpoints gave {limited}; expected the "
+        f"newest two, {ids[::-1][:2]} (hand limit on to the store's list)"
+    )
+    earlier = [(c or {}).get("id") for c in
+               _returned(seen["history_before_3rd"], "history(before=)") or []]
+    assert earlier == ids[:2][::-1], (
+        f"history(thread, before={ids[2]!r}) gave {earlier}; expected {ids[:2][::-1]} (hand "
+        "before on to the store's list)"
+    )
+
+
 # -- lab06.checkpoint-per-step --------------------------------------------------------------
 
 
@@ -182,6 +214,28 @@ def test_checkpoints_hold_state_time_and_parent(observe):
     )
     history = _returned(seen["history"], "history") or []
     assert [c["id"] for c in history] == ids[::-1], "history(thread) is not the run's checkpoints, newest first"
+
+
+@pytest.mark.item("lab06.checkpoint-per-step")
+def test_a_run_stops_at_max_steps(observe):
+    seen = observe("step_limit")
+    endless = seen["default_limit"]
+    raised = endless.get("raised") or {}
+    assert raised.get("is_recursion"), (
+        f"a graph that would poll 40 times, run with the default max_steps (25): "
+        f"{raised_type(endless)}; expected RecursionError"
+    )
+    assert endless["steps"] == list(range(26)) and endless["polls"] == 25, (
+        f"before the RecursionError the node ran {endless['polls']} times and the steps "
+        f"{endless['steps'][-3:]} were the last saved; expected 25 runs and steps 0 to 25 "
+        "(no step past max_steps runs)"
+    )
+    exact = seen["exact_limit"]
+    _returned(exact, "a run of exactly max_steps=5 steps")
+    assert exact["steps"] == list(range(6)) and exact["polls"] == 5, (
+        f"a graph that polls 5 times, run with max_steps=5, saved steps {exact['steps']}; "
+        "expected 0 to 5"
+    )
 
 
 # -- lab06.resume-latest --------------------------------------------------------------------
@@ -333,7 +387,9 @@ def _durable_problems(seen, name):
             problems.append(f"a fresh store on the same path listed {found}; expected {got['ids'][::-1]}")
         elif [c["state"].get("text") for c in got["found"]] != ["déjà ✓"] * 3:
             problems.append("the states did not survive the reopening intact")
-        if not (isinstance(got["later"], str) and got["later"] > max(got["ids"])):
+        if not got["ids"] or not all(isinstance(i, str) for i in got["ids"]):
+            problems.append(f"three saves returned the ids {got['ids']}; expected strings")
+        elif not (isinstance(got["later"], str) and got["later"] > max(got["ids"])):
             problems.append(f"after reopening, a new checkpoint got the id {got['later']!r}, not "
                             f"after {max(got['ids'])!r}: ids must keep their order across restarts")
     corrupted = seen["corrupted"]
@@ -355,7 +411,70 @@ def _durable_problems(seen, name):
         if raised is None or not raised["is_corrupted"] or not raised["names_where"]:
             problems.append(f"a file that is not a database: {raised_type(junk)}; expected "
                             "CheckpointCorrupted naming the file")
+    if "atomic" in seen:
+        problems.extend(_atomic_problems(seen["atomic"]))
+    if "connections" in seen:
+        problems.extend(_connection_problems(seen["connections"]))
     return [f"{name}: {p}" for p in problems]
+
+
+def _atomic_problems(atomic):
+    if "raised" in atomic["saves"]:
+        return [(f"two saves raised {atomic['saves']['raised']['type']}: "
+                 f"{atomic['saves']['raised']['message'][:150]}")]
+    problems = []
+    moves = atomic["moves"]
+    if not any(move["checkpoint"] for move in moves):
+        problems.append("saving a checkpoint never moved its file into place with os.replace: "
+                        "write a temporary file, then os.replace it (an atomic write)")
+    elsewhere = [move for move in moves
+                 if move["into_the_store"] is not False and move["from_the_store"] is not True]
+    if elsewhere:
+        problems.append(f"{len(elsewhere)} of the {len(moves)} os.replace calls of two saves "
+                        "moved a file into the store from outside its folder: write the "
+                        "temporary file in the same folder as the file it replaces "
+                        "(tempfile.mkstemp(dir=...)), so that the replace is atomic")
+    full = atomic["full_disk"]
+    if "raised" in full:
+        problems.append(f"a save on a full disk: {full['raised']['type']}: "
+                        f"{full['raised']['message'][:150]}")
+    elif "returned" in full["returned"]:
+        load = full["returned"].get("load", {})
+        if (load.get("returned") or {}).get("id") != full["returned"]["returned"]:
+            problems.append(f"a save whose os.replace failed (no space left on device) returned "
+                            f"the id {full['returned']['returned']!r}, and loading it gave "
+                            f"{raised_type(load)}: a save that stored nothing must raise")
+    return problems
+
+
+def _connection_problems(connections):
+    if "raised" in connections:
+        return [(f"using the store from three threads raised {connections['raised']['type']}: "
+                 f"{connections['raised']['message'][:150]}")]
+    got = connections["returned"]
+    problems = []
+    for name, used in got["threads"].items():
+        if not isinstance(used, dict) or "raised" in used:
+            what = f"{used['raised']['type']}: {used['raised']['message'][:150]}" \
+                if isinstance(used, dict) else "never finished"
+            problems.append(f"saving and listing in the thread {name!r}: {what}")
+            break
+    if "raised" in got["close"]:
+        problems.append(f"close() from the main thread, after the store was used from two other "
+                        f"threads, raised {got['close']['raised']['type']}: "
+                        f"{got['close']['raised']['message'][:150]} (a connection that another "
+                        "thread opened must still be closable: check_same_thread=False)")
+    elif got["still_open"]:
+        problems.append(f"after close(), {got['still_open']} of the {got['opened']} connections "
+                        "the store opened (one per thread: the main thread and two others) are "
+                        "still open; close every connection this store opened")
+    if got["journal_mode"] != "wal":
+        problems.append(f"the database's journal mode is {got['journal_mode']!r}; expected 'wal' "
+                        "(PRAGMA journal_mode = WAL on each connection)")
+    if got["thread_column"] and not got["thread_indexed"]:
+        problems.append("no index starts with the thread column: latest and list scan the "
+                        "whole table (CREATE INDEX ... ON <table> (<thread>, <id column>))")
+    return problems
 
 
 @pytest.mark.item("lab06.durable-stores")

@@ -1,11 +1,14 @@
 """Lab 06 scenarios: one conformance suite for every store, and the checkpointed runner on
-a store the grader trusts, failing, resuming, forking and updating."""
+a store the grader trusts, failing, resuming, forking, updating and running away."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import itertools
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -13,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 from grader.observe import describe_error, outcome, plain, required, type_name
 from grader.scenarios import Registry, fresh_folder
@@ -75,6 +79,9 @@ def _contract(lab: ModuleType, make: Callable[[], Any]) -> dict[str, Any]:
     store = required(make)
     seen: dict[str, Any] = {}
     describe = lambda e: _raised(e, lab)  # noqa: E731
+    # The store is fresh: its first ids are the first values of its counter.
+    seen["counter"] = outcome(
+        lambda: [store.save(_draft("counter", n, {"n": n})) for n in range(3)], describe=describe)
 
     def copies() -> dict[str, Any]:
         state = {"log": ["triage"], "facts": {"disk": [97]}}
@@ -169,6 +176,11 @@ def _durable(lab: ModuleType, kind: str) -> dict[str, Any]:
 
     seen["reopened"] = outcome(reopened, describe=lambda e: _raised(e, lab))
     seen["corrupted"] = _corrupt(lab, kind, make, path)
+    if kind == "file":
+        seen["atomic"] = _atomic_writes(lab)
+    else:
+        seen["connections"] = outcome(lambda: _connections(lab, _folder() / "threads.db"),
+                                      describe=lambda e: _raised(e, lab))
     return seen
 
 
@@ -215,6 +227,146 @@ def _corrupt(lab: ModuleType, kind: str, make: Callable[[], Any], path: Path) ->
             lambda: lab.SqliteCheckpointStore(junk).latest("any"), keep=_cp,
             describe=lambda e: _raised(e, lab, str(junk)))
     return seen
+
+
+def _atomic_writes(lab: ModuleType) -> dict[str, Any]:
+    """The file store's writes: whether every ``os.replace`` (or ``os.rename``) of two saves
+    moves a file from inside the store's folder, and into it; then a save whose
+    ``os.replace`` fails, as on a full disk."""
+    folder = _folder() / "checkpoints"
+    moves: list[dict[str, Any]] = []
+
+    def watched(real: Callable[..., Any]) -> Callable[..., Any]:
+        def move(source: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+            done = real(source, target, *args, **kwargs)
+            try:
+                source_path = Path(os.path.abspath(os.fsdecode(source)))
+                target_path = Path(os.path.abspath(os.fsdecode(target)))
+                moves.append({
+                    "from_the_store": folder in source_path.parents,
+                    "into_the_store": folder in target_path.parents,
+                    "checkpoint": target_path.is_file() and b"atomic-7f3a" in target_path.read_bytes(),
+                })
+            except (TypeError, ValueError, OSError):
+                moves.append({"from_the_store": None, "into_the_store": None, "checkpoint": None})
+            return done
+
+        return move
+
+    def saves() -> list[str]:
+        store = lab.FileCheckpointStore(folder)
+        with mock.patch("os.replace", watched(os.replace)), \
+                mock.patch("os.rename", watched(os.rename)):
+            return [store.save(_draft("atomic", n, {"marker": "atomic-7f3a", "n": n}))
+                    for n in range(2)]
+
+    seen: dict[str, Any] = {"saves": outcome(saves, describe=lambda e: _raised(e, lab))}
+    seen["moves"] = moves
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    def full_disk() -> dict[str, Any]:
+        store = lab.FileCheckpointStore(folder)
+        with mock.patch("os.replace", refuse), mock.patch("os.rename", refuse):
+            saved = outcome(lambda: store.save(_draft("full-disk", 0, {"n": 0})),
+                            describe=lambda e: _raised(e, lab))
+        if "returned" in saved:
+            saved["load"] = outcome(lambda: store.load(saved["returned"]), keep=_cp,
+                                    describe=lambda e: _raised(e, lab))
+        return saved
+
+    seen["full_disk"] = outcome(full_disk, keep=lambda kept: kept,
+                                describe=lambda e: _raised(e, lab))
+    return seen
+
+
+def _connections(lab: ModuleType, path: Path) -> dict[str, Any]:
+    """The SQLite store used from the main thread and from two threads in turn, then closed
+    from the main thread: every connection it opened (seen through ``sqlite3.connect``), and
+    what the database says of its journal mode and indexes."""
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        connection = real_connect(*args, **kwargs)
+        opened.append(connection)
+        return connection
+
+    def describe(error: BaseException) -> dict[str, Any]:
+        seen = _raised(error, lab)  # sqlite3 names threads by their ident: not reproducible
+        seen["message"] = re.sub(r"\d{5,}", "<ident>", seen["message"])
+        return seen
+
+    threads = {"main": None, "worker-1": None, "worker-2": None}
+    with mock.patch("sqlite3.connect", connect):
+        store = required(lambda: lab.SqliteCheckpointStore(path))
+        threads["main"] = outcome(lambda: store.save(_draft("main", 0, {"n": 0})),
+                                  describe=describe)
+
+        def work(name: str) -> None:
+            def use() -> Any:
+                saved = store.save(_draft(name, 0, {"n": 0}))
+                return [saved, [c.id for c in store.list(name)]]
+
+            threads[name] = outcome(use, describe=describe)
+
+        for name in ("worker-1", "worker-2"):
+            worker = threading.Thread(target=work, args=(name,))
+            worker.start()
+            worker.join()
+        closed = outcome(store.close, describe=describe)
+    mode, indexed = None, {"thread_column": False, "thread_indexed": False}
+    try:
+        with contextlib.closing(real_connect(path)) as db:
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            indexed = _thread_index(db, set(threads))
+    except sqlite3.Error:  # not a database the grader can read: the rest of the suite says so
+        pass
+    return {
+        "threads": threads,
+        "close": closed,
+        "opened": len(opened),
+        "still_open": sum(_still_open(connection) for connection in opened),
+        "journal_mode": plain(mode),
+        **indexed,
+    }
+
+
+def _still_open(connection: sqlite3.Connection) -> bool:
+    """The connection still answers (a closed one says it is closed)."""
+    try:
+        sqlite3.Connection.execute(connection, "SELECT 1")
+    except sqlite3.ProgrammingError as error:
+        return "closed" not in BaseException.__str__(error)
+    except sqlite3.Error:
+        return True
+    return True
+
+
+def _thread_index(db: sqlite3.Connection, threads: set[str]) -> dict[str, bool]:
+    """Whether a table has a column holding the thread ids (whatever it is called), and an
+    index (or a primary key) whose first column is that one."""
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    found = {"thread_column": False, "thread_indexed": False}
+    tables = [name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    for table in tables:
+        columns = [row[1] for row in db.execute(f"PRAGMA table_info({quoted(table)})")]
+        rows = db.execute(f"SELECT * FROM {quoted(table)}").fetchall()
+        holding = {name for index, name in enumerate(columns)
+                   if rows and all(row[index] in threads for row in rows)}
+        if not holding:
+            continue
+        found["thread_column"] = True
+        for index_row in db.execute(f"PRAGMA index_list({quoted(table)})").fetchall():
+            first = [row[2] for row in db.execute(f"PRAGMA index_info({quoted(index_row[1])})")
+                     if row[0] == 0]
+            if first and first[0] in holding:
+                found["thread_indexed"] = True
+    return found
 
 
 def _files_under(folder: Path) -> dict[Path, bytes]:
@@ -364,6 +516,13 @@ def per_step(lab: ModuleType) -> dict[str, Any]:
         history = outcome(lambda: runner.history("incident-7"), keep=_cps,
                           describe=lambda e: _raised(e, lab))
         seen["history"] = history
+        ids = [c["id"] for c in seen["checkpoints"]]
+        seen["history_limit_2"] = outcome(lambda: runner.history("incident-7", limit=2),
+                                          keep=_cps, describe=lambda e: _raised(e, lab))
+        if len(ids) >= 3:
+            seen["history_before_3rd"] = outcome(
+                lambda: runner.history("incident-7", before=ids[2]), keep=_cps,
+                describe=lambda e: _raised(e, lab))
     return seen
 
 
@@ -418,6 +577,47 @@ def resume_after_failure(lab: ModuleType) -> dict[str, Any]:
             "checkpoints": store.all(),
             "unknown_thread": unknown,
         }
+
+
+def _polling_graph(counter: dict[str, int], polls: int) -> tuple[Graph, Any]:
+    """One node that polls, step after step, until it has polled ``polls`` times."""
+    lab05 = _reducers()
+
+    def poll(state: dict[str, Any]) -> dict[str, Any]:
+        counter["poll"] = counter.get("poll", 0) + 1
+        return {"polls": counter["poll"]}
+
+    graph = (Graph().add_node("poll", poll)
+             .add_conditional_edges("poll", lambda s: END if s.get("polls", 0) >= polls else "poll",
+                                    ["poll", END])
+             .set_entry("poll"))
+    return graph, lab05.StateSchema()
+
+
+@SCENARIOS.scenario
+def step_limit(lab: ModuleType) -> dict[str, Any]:
+    """A graph that would poll 40 times, run with the default step limit; one that polls 5
+    times, run with ``max_steps=5``."""
+    with FrozenClock() as clock:
+        return {"default_limit": _run_polling(lab, clock, polls=40, limit=None),
+                "exact_limit": _run_polling(lab, clock, polls=5, limit=5)}
+
+
+def _run_polling(lab: ModuleType, clock: FrozenClock, *, polls: int,
+                 limit: int | None) -> dict[str, Any]:
+    counter: dict[str, int] = {}
+    graph, schema = _polling_graph(counter, polls)
+    store = _TrustedStore()
+    extra = {} if limit is None else {"max_steps": limit}
+    runner = required(lambda: lab.CheckpointedGraph(graph, schema, store, clock=clock.now,
+                                                    **extra))
+
+    def describe(error: BaseException) -> dict[str, Any]:
+        return {**_raised(error, lab), "is_recursion": isinstance(error, RecursionError)}
+
+    run = outcome(lambda: runner.run(f"poll-{polls}", {}), describe=describe)
+    run.update(steps=[c["step"] for c in store.all()], polls=counter.get("poll", 0))
+    return run
 
 
 def _counting_graph(counter: dict[str, int]) -> tuple[Graph, Any]:

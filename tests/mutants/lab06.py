@@ -38,6 +38,14 @@ MUTANTS: tuple[Mutant, ...] = (
          "        started = time.time()\n"
          "        self.clock, self.max_steps = (lambda: started), max_steps"),
     ),
+    _lab06(
+        "step-limit-one-late",
+        "lab06.checkpoint-per-step",
+        "checks the step limit with > instead of >=: a runaway graph runs and saves one step "
+        "past max_steps before giving up",
+        ("            if current.step >= self.max_steps:",
+         "            if current.step > self.max_steps:"),
+    ),
     # -- lab06.snapshots-isolated
     _lab06(
         "shallow-copies",
@@ -73,6 +81,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "plain decimal ids: '10' sorts before '9'",
         ('return f"{number:0{ID_DIGITS}d}"', "return str(number)"),
     ),
+    _lab06(
+        "ids-from-zero",
+        "lab06.ids-ordered",
+        "takes the counter's value before counting up: the first id is 000000000000",
+        (_MEMORY_SAVE,
+         "            checkpoint_id = _id(self._count)\n"
+         "            self._count += 1\n"),
+    ),
     # -- lab06.history-per-thread
     _lab06(
         "oldest-first",
@@ -93,6 +109,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "lab06.history-per-thread",
         "lists the checkpoints up to and including 'before'",
         ("if before is None or c.id < before)", "if before is None or c.id <= before)"),
+    ),
+    _lab06(
+        "history-drops-filters",
+        "lab06.history-per-thread",
+        "the runner's history asks the store for the whole thread, whatever limit and before say",
+        ("        return self.store.list(thread_id, limit=limit, before=before)",
+         "        return self.store.list(thread_id)"),
     ),
     # -- lab06.resume-latest
     _lab06(
@@ -184,5 +207,57 @@ MUTANTS: tuple[Mutant, ...] = (
         "a checkpoint file that does not parse is left out of the answer without a word",
         ("            raise CheckpointCorrupted(str(path), f\"{type(error).__name__}: {error}\") from None",
          "            raise CheckpointNotFound(f\"no readable checkpoint at {path}\") from None"),
+    ),
+    _lab06(
+        "file-temp-in-system-folder",
+        "lab06.durable-stores",
+        "makes the temporary file where tempfile likes, not beside the file it replaces: the "
+        "replace crosses folders (and perhaps disks), so it is not atomic",
+        ("tempfile.mkstemp(prefix=f\".{path.name}.\", dir=path.parent)",
+         "tempfile.mkstemp(prefix=f\".{path.name}.\")"),
+    ),
+    _lab06(
+        "file-save-swallows-errors",
+        "lab06.durable-stores",
+        "cleans up after a write that failed and carries on: save returns an id for a "
+        "checkpoint it never stored",
+        ("        except BaseException:\n"
+         "            Path(temporary).unlink(missing_ok=True)\n"
+         "            raise\n",
+         "        except OSError:\n"
+         "            Path(temporary).unlink(missing_ok=True)\n"),
+    ),
+    _lab06(
+        "sqlite-close-own-connection",
+        "lab06.durable-stores",
+        "close() closes the calling thread's connection only; the other threads' stay open",
+        ("            for connection in self._connections:\n"
+         "                connection.close()\n"
+         "            self._connections.clear()\n",
+         "            connection = getattr(self._local, \"connection\", None)\n"
+         "            if connection is not None:\n"
+         "                connection.close()\n"),
+    ),
+    _lab06(
+        "sqlite-connections-bound-to-threads",
+        "lab06.durable-stores",
+        "keeps sqlite3's default check_same_thread: close() cannot close a connection that "
+        "another thread opened",
+        ("sqlite3.connect(self.path, timeout=30.0, isolation_level=None,\n"
+         "                                             check_same_thread=False)",
+         "sqlite3.connect(self.path, timeout=30.0, isolation_level=None)"),
+    ),
+    _lab06(
+        "sqlite-without-wal",
+        "lab06.durable-stores",
+        "opens the connections in SQLite's default rollback-journal mode, not WAL",
+        ("                connection.execute(\"PRAGMA journal_mode = WAL\")\n", ""),
+    ),
+    _lab06(
+        "sqlite-without-thread-index",
+        "lab06.durable-stores",
+        "creates the table but no index on (thread, id): latest and list scan every row",
+        ("        self._execute(\"CREATE INDEX IF NOT EXISTS by_thread ON checkpoints (thread_id, seq)\")\n",
+         ""),
     ),
 )
