@@ -13,8 +13,9 @@ dropped, a call statement, a keyword argument or a ``raise`` removed, ``break`` 
 (constants, given classes and methods) is not mutated, nor are docstrings, annotations and
 the text of messages.
 Every mutant is graded as a submission (``python -m grader --lab LAB``, the reference
-solutions of the labs it composes beside it): it is *killed* when the grader marks at
-least one item of its lab not done, and *survives* when every item is done.
+solutions of the labs it composes beside it), by a copy of the grader taken when the run
+starts, so the kit can be edited meanwhile: it is *killed* when the grader marks at least
+one item of its lab not done, and *survives* when every item is done.
 
 A survivor is either a gap in the grader (add a check that catches it) or a change that
 makes no difference a student's work could show (an equivalent mutant). The second kind is
@@ -313,7 +314,21 @@ class Outcome:
     details: list[str] = field(default_factory=list)  # why each missed item is not done
 
 
-def grade(mutant: Mutant, scenario_timeout: float | None) -> Outcome:
+#: What the grader runs on: copied once per run, so that editing the kit meanwhile neither
+#: changes the grader half-way nor trips its check that its own files stay unchanged.
+KIT_PARTS = ("grader", "labs", "solutions")
+
+
+def snapshot(into: Path) -> Path:
+    """A copy of the grader, the kit and the solutions in ``into``; the folder to grade from."""
+    for part in KIT_PARTS:
+        shutil.copytree(ROOT / part, into / part,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
+
+
+def grade(mutant: Mutant, scenario_timeout: float | None, kit: Path = ROOT) -> Outcome:
+    """Grade ``mutant`` as a submission, with the grader in ``kit``."""
     lab = LABS_BY_ID[mutant.lab]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mutant-") as scratch:
@@ -326,7 +341,7 @@ def grade(mutant: Mutant, scenario_timeout: float | None) -> Outcome:
                    "--format", "json"]
         if scenario_timeout is not None:
             command += ["--scenario-timeout", str(scenario_timeout)]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=kit, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     fields = dict(lab=mutant.lab, id=mutant.id, line=mutant.line, before=mutant.before,
                   after=mutant.after, seconds=round(seconds, 2))
@@ -373,8 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     known = equivalents()
     outcomes: list[Outcome] = []
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(grade, mutant, args.scenario_timeout) for mutant in mutants]
+    with tempfile.TemporaryDirectory(prefix="mutation-kit-") as copy, \
+            ThreadPoolExecutor(max_workers=args.workers) as pool:
+        kit = snapshot(Path(copy))
+        futures = [pool.submit(grade, mutant, args.scenario_timeout, kit) for mutant in mutants]
         for done, future in enumerate(as_completed(futures), 1):
             outcomes.append(future.result())
             print(f"\r{done}/{len(mutants)} graded", end="", file=sys.stderr, flush=True)
