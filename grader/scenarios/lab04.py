@@ -4,10 +4,14 @@ an agent killed with SIGKILL at every step of a deploy."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
+import json
 import os
 import resource
 import signal
+import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +25,7 @@ from grader.scenarios import Registry, fresh_folder, warm_up
 from labs.kit.agent import start_messages
 from labs.kit.clock import FrozenClock
 from labs.kit.crash import Crash, CrashPlan, in_child_process
-from labs.kit.devops import DevOpsTools
+from labs.kit.devops import TOOL_SCHEMAS, DevOpsTools
 from labs.kit.fake_llm import FakeLLM, Step, reply, tool_call
 from labs.kit.tasks import MemoryTaskStore, Task, TaskState
 
@@ -126,8 +130,8 @@ def round_trip(lab: ModuleType) -> dict[str, Any]:
         folder = _folder()
         path = folder / f"tasks.{kind}"
         tasks = _rich_tasks()
-        updated = Task(**{**tasks[2].__dict__, "state": TaskState.RUNNING,
-                          "updated_at": T0 + 7.25})
+        updated = Task(**{**tasks[2].__dict__, "user_input": "Check web, then db-2",
+                          "state": TaskState.RUNNING, "updated_at": T0 + 7.25})
 
         def write() -> None:
             store = _store(lab, kind, path)
@@ -148,6 +152,50 @@ def round_trip(lab: ModuleType) -> dict[str, Any]:
             "write": outcome(write, keep=lambda _: None),
             "read": outcome(read),
         }
+    return seen
+
+
+@SCENARIOS.scenario
+def compare_and_set(lab: ModuleType) -> dict[str, Any]:
+    """compare_and_set on a task never saved, with the wrong expected state, with the right
+    one, then again with the state the task has just left; after each, what a fresh store on
+    the same path reads, for each kind of store."""
+    seen: dict[str, Any] = {}
+    for kind in STORES:
+        path = _folder() / f"tasks.{kind}"
+        pending = Task(id="task-claim", user_input=GOAL, created_at=T0, updated_at=T0)
+        running = Task(**{**pending.__dict__, "state": TaskState.RUNNING,
+                          "updated_at": T0 + 1.5})
+        completed = Task(**{**pending.__dict__, "state": TaskState.COMPLETED, "result": "done",
+                            "updated_at": T0 + 3.0})
+        stranger = Task(id="task-stranger", user_input="never saved", state=TaskState.RUNNING,
+                        created_at=T0, updated_at=T0)
+        store = _store(lab, kind, path)
+        required(lambda: store.save(pending))
+        _close(store)
+        attempts = (("a task never saved", stranger, TaskState.PENDING),
+                    ("the wrong expected state", completed, TaskState.RUNNING),
+                    ("the right expected state", running, TaskState.PENDING),
+                    ("a state the task no longer has", completed, TaskState.PENDING))
+        steps = []
+        for name, task, expected in attempts:
+            def attempt(task: Task = task, expected: TaskState = expected) -> Any:
+                store = _store(lab, kind, path)
+                try:
+                    return store.compare_and_set(task, expected)
+                finally:
+                    _close(store)
+
+            def read(task: Task = task) -> Any:
+                store = _store(lab, kind, path)
+                try:
+                    return _task_data(store.get(task.id))
+                finally:
+                    _close(store)
+
+            steps.append({"attempt": name, "task": task.to_dict(), "expected": expected.value,
+                          "call": outcome(attempt), "read_back": outcome(read)})
+        seen[kind] = {"before": pending.to_dict(), "steps": steps}
     return seen
 
 
@@ -252,6 +300,80 @@ def interrupted_saves(lab: ModuleType) -> dict[str, Any]:
     return seen
 
 
+def _file_key(fd: Any) -> tuple[int, int, int] | None:
+    """(device, inode, size) of an open regular file, or None (a folder, a bad handle)."""
+    try:
+        info = os.fstat(fd if isinstance(fd, int) else fd.fileno())
+    except (OSError, AttributeError, TypeError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino, info.st_size) if stat.S_ISREG(info.st_mode) else None
+
+
+@contextmanager
+def _tracing_renames(path: Path) -> Iterator[list[dict[str, Any]]]:
+    """Inside, ``os.fsync`` / ``os.fdatasync`` and ``os.replace`` / ``os.rename`` work as
+    usual, and each rename is noted: whether it lands on ``path``, whether its source was in
+    ``path``'s folder, and whether that very file had been synced with every byte it holds
+    (its size when synced is its size now) before the rename."""
+    synced: dict[tuple[int, int], int] = {}
+    renames: list[dict[str, Any]] = []
+    real = {name: getattr(os, name) for name in ("fsync", "fdatasync", "replace", "rename")}
+    folder = os.path.realpath(path.parent)
+
+    def sync(name: str) -> Callable[..., Any]:
+        def call(fd: Any) -> Any:
+            done = real[name](fd)
+            key = _file_key(fd)
+            if key is not None:
+                synced[key[:2]] = key[2]
+            return done
+
+        return call
+
+    def rename(name: str) -> Callable[..., Any]:
+        def call(source: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+            seen: dict[str, Any] = {"call": f"os.{name}", "onto_the_store": False,
+                                    "from_the_folder": False, "synced_whole": False}
+            try:
+                source_path = os.path.realpath(os.fsdecode(source))
+                seen["onto_the_store"] = (os.path.realpath(os.fsdecode(target))
+                                          == os.path.realpath(path))
+                seen["from_the_folder"] = os.path.dirname(source_path) == folder
+                info = os.stat(source_path)
+                seen["synced_whole"] = synced.get((info.st_dev, info.st_ino)) == info.st_size
+            except (OSError, TypeError, ValueError):
+                pass
+            renames.append(seen)
+            return real[name](source, target, *args, **kwargs)
+
+        return call
+
+    with contextlib.ExitStack() as stack:
+        for name in ("fsync", "fdatasync"):
+            stack.enter_context(mock.patch(f"os.{name}", sync(name)))
+        for name in ("replace", "rename"):
+            stack.enter_context(mock.patch(f"os.{name}", rename(name)))
+        yield renames
+
+
+@SCENARIOS.scenario
+def save_steps(lab: ModuleType) -> dict[str, Any]:
+    """Three saves to the file store, with every rename noted (see :func:`_tracing_renames`)."""
+    path = _folder() / "tasks.json"
+    tasks = _rich_tasks()
+
+    def save_all() -> None:
+        store = _store(lab, "json", path)
+        for task in tasks:
+            store.save(task)
+
+    with _tracing_renames(path) as renames:
+        seen = outcome(save_all, keep=lambda _: None)
+    seen["saves"] = len(tasks)
+    seen["renames"] = renames
+    return seen
+
+
 # -- corrupted files ----------------------------------------------------------------------
 
 
@@ -271,7 +393,8 @@ def _corrupt_json_files() -> dict[str, bytes]:
 def _corruption_case(lab: ModuleType, kind: str, content: bytes | None,
                      make: Callable[[Path], None] | None = None,
                      *, whole_file: bool = True) -> dict[str, Any]:
-    """Open and read a store on a bad file, then try to save another task in it.
+    """Open a store on a bad file (the file store only), open one and read, then try to
+    save another task in it.
 
     ``whole_file``: the whole file is bad (every save must refuse to touch it); else one
     row of a database is, and only reading that row must fail."""
@@ -282,6 +405,9 @@ def _corruption_case(lab: ModuleType, kind: str, content: bytes | None,
         path.write_bytes(content or b"")
     before = _digest(path)
     seen: dict[str, Any] = {}
+    if kind == "json":  # the file store reads its file when it opens; a database need not
+        seen["open"] = outcome(lambda: _close(_store(lab, kind, path)), keep=lambda _: None,
+                               describe=lambda e: _raised(e, lab, path))
 
     def open_and_read() -> Any:
         store = _store(lab, kind, path)
@@ -341,16 +467,70 @@ def corrupted_files(lab: ModuleType) -> dict[str, Any]:
 # -- resume -----------------------------------------------------------------------------
 
 
+#: The tools as the model is to be offered them, as they reach it (JSON).
+OFFERED = json.loads(json.dumps(list(TOOL_SCHEMAS)))
+
+
 def _resume(lab: ModuleType, store: MemoryTaskStore, task_id: str, tools: DevOpsTools,
-            script: tuple[Step, ...], clock: FrozenClock,
-            plan: CrashPlan | None = None) -> dict[str, Any]:
-    """``resume_task`` once; what it returned or raised, and the turns it asked for."""
+            script: tuple[Any, ...], clock: FrozenClock,
+            plan: CrashPlan | None = None, *,
+            describe: Callable[[BaseException], dict[str, Any]] = describe_error,
+            **options: Any) -> dict[str, Any]:
+    """``resume_task`` once (``options`` are its keyword arguments besides ``now``); what
+    it returned or raised, the turns it asked for, and per request whether it offered the
+    kit's tools as they are and which tool replies it carried."""
     with FakeLLM(script, clock=clock, by_turn=True,
                  before_reply=plan.before_reply if plan else None) as llm:
         seen = outcome(lambda: lab.resume_task(store, task_id, llm.client(max_retries=0), tools,
-                                               now=clock.now))
+                                               now=clock.now, **options), describe=describe)
         seen["turns"] = [request.turn for request in llm.requests]
+        seen["offered"] = [{"tools": [t.get("function", {}).get("name")
+                                      for t in request.body.get("tools") or ()
+                                      if isinstance(t, dict)],
+                            "as_given": request.body.get("tools") == OFFERED}
+                           for request in llm.requests]
+        seen["replies_sent"] = [[m.get("tool_call_id") for m in request.messages
+                                 if isinstance(m, dict) and m.get("role") == "tool"]
+                                for request in llm.requests]
     return seen
+
+
+class _ClockedStore(MemoryTaskStore):
+    """A memory store that notes the clock's time at each save, then moves the clock on a
+    second: a save stamped with ``now()`` shows it, one stamped with an older time too."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.times: list[float] = []
+
+    def save(self, task: Task) -> None:
+        at = self.clock.now()
+        super().save(task)
+        self.times.append(at)
+        self.clock.advance(1.0)
+
+    def log(self, task_id: str, *, skip: int = 1) -> list[dict[str, Any]]:
+        """Each save of ``task_id`` after the first ``skip`` (the scenario's own): its state,
+        error, and whether its ``updated_at`` was the clock's time at that save."""
+        return [{"state": _state(task), "error": plain(task.error),
+                 "stamped_now": task.updated_at == at}
+                for task, at in list(zip(self.saves, self.times))[skip:] if task.id == task_id]
+
+
+def _state(task: Task | None) -> Any:
+    return plain(getattr(getattr(task, "state", None), "value", getattr(task, "state", None)))
+
+
+def _ending(seen: dict[str, Any]) -> dict[str, Any]:
+    """The ``returned`` or ``raised`` of an :func:`outcome`, alone."""
+    return {key: seen[key] for key in ("returned", "raised") if key in seen}
+
+
+def _call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A tool call as ``assistant_message`` saves it."""
+    return {"id": call_id, "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)}}
 
 
 def _messages_shape(task: Task | None) -> list[Any]:
@@ -377,7 +557,7 @@ def resume_completed(lab: ModuleType) -> dict[str, Any]:
 def resume_failed(lab: ModuleType) -> dict[str, Any]:
     """A task that failed after its first tool, resumed."""
     with FrozenClock() as clock:
-        store, tools = MemoryTaskStore(), DevOpsTools()
+        store, tools = _ClockedStore(clock), DevOpsTools()
         progress = (*start_messages(GOAL),
                     {"role": "assistant", "content": None, "tool_calls": [
                         {"id": "call_st", "type": "function",
@@ -389,8 +569,26 @@ def resume_failed(lab: ModuleType) -> dict[str, Any]:
         store.save(failed)
         seen = _resume(lab, store, failed.id, tools, DEPLOY, clock)
         seen["history"] = [[t.state.value, t.error] for t in store.history(failed.id)[1:]]
+        seen["saves"] = store.log(failed.id)
         seen["side_effects"] = tools.side_effects()
         return seen
+
+
+@SCENARIOS.scenario
+def resume_breaks(lab: ModuleType) -> dict[str, Any]:
+    """A deploy whose build_config tool raises: what resume raised and what it saved; then
+    the failed task resumed."""
+    with FrozenClock() as clock:
+        store, tools = _ClockedStore(clock), DevOpsTools()
+        store.save(Task(id="task-breaks", user_input=GOAL, created_at=T0, updated_at=T0))
+        tools.fail_next("build_config")
+        first = _resume(lab, store, "task-breaks", tools, DEPLOY, clock)
+        saves = store.history("task-breaks")
+        first["saves"] = store.log("task-breaks")
+        first["last_two_messages"] = [_messages_shape(t) for t in saves[-2:]]
+        then = _resume(lab, store, "task-breaks", tools, DEPLOY, clock)
+        then["final_state"] = _state(store.get("task-breaks"))
+        return {"first": first, "then": then, "side_effects": tools.side_effects()}
 
 
 @SCENARIOS.scenario
@@ -399,11 +597,12 @@ def resume_after_interruption(lab: ModuleType) -> dict[str, Any]:
     and resumed in the same store."""
     seen: dict[str, Any] = {}
     with FrozenClock() as clock:
-        store, tools = MemoryTaskStore(), DevOpsTools()
+        store, tools = _ClockedStore(clock), DevOpsTools()
         store.save(Task(id="task-whole", user_input=GOAL, created_at=T0, updated_at=T0))
         whole = _resume(lab, store, "task-whole", tools, DEPLOY, clock)
         seen["whole"] = {**whole, "tool_runs": dict(sorted(tools.calls.items())),
-                         "messages": _messages_shape(store.get("task-whole"))}
+                         "messages": _messages_shape(store.get("task-whole")),
+                         "saves": store.log("task-whole")}
         cut = []
         for k in range(1, len(DEPLOY) + 1):
             store, tools = MemoryTaskStore(), DevOpsTools()
@@ -424,6 +623,80 @@ def resume_after_interruption(lab: ModuleType) -> dict[str, Any]:
             })
         seen["cut"] = cut
     return seen
+
+
+@SCENARIOS.scenario
+def resume_unknown(lab: ModuleType) -> dict[str, Any]:
+    """resume_task on an id no task was saved under."""
+    with FrozenClock() as clock:
+        store, tools = MemoryTaskStore(), DevOpsTools()
+        store.save(Task(id="task-other", user_input=GOAL, created_at=T0, updated_at=T0))
+        not_found = getattr(lab, "TaskNotFound", None)
+
+        def describe(error: BaseException) -> dict[str, Any]:
+            return {**describe_error(error), "is_task_not_found":
+                    isinstance(not_found, type) and isinstance(error, not_found)}
+
+        seen = _resume(lab, store, "task-nobody", tools, DEPLOY, clock, describe=describe)
+        seen["tool_runs"] = sum(tools.calls.values())
+        seen["saves"] = len(store.saves) - 1
+        return seen
+
+
+#: A model that never gives its answer: it asks for the service's status, turn after turn.
+RUNAWAY: tuple[Step, ...] = tuple(
+    reply(tool_calls=[tool_call("check_status", WEB, id=f"call_loop{n}")]) for n in range(30)
+)
+
+
+@SCENARIOS.scenario
+def resume_runaway(lab: ModuleType) -> dict[str, Any]:
+    """A model that never answers: a new task resumed with the default ``max_turns``; a
+    task with two turns saved, resumed with ``max_turns=3``."""
+    with FrozenClock() as clock:
+        seen: dict[str, Any] = {}
+        store, tools = MemoryTaskStore(), DevOpsTools()
+        store.save(Task(id="task-loop", user_input=GOAL, created_at=T0, updated_at=T0))
+        default = _resume(lab, store, "task-loop", tools, RUNAWAY, clock)
+        saved = store.get("task-loop")
+        seen["default"] = {**_ending(default), "turns": default["turns"],
+                           "tool_runs": sum(tools.calls.values()), "state": _state(saved),
+                           "error": plain(getattr(saved, "error", None))}
+        two_turns = (*start_messages(GOAL),
+                     {"role": "assistant", "content": None,
+                      "tool_calls": [_call("call_loop0", "check_status", WEB)]},
+                     {"role": "tool", "tool_call_id": "call_loop0", "content": "web: running"},
+                     {"role": "assistant", "content": None,
+                      "tool_calls": [_call("call_loop1", "check_status", WEB)]},
+                     {"role": "tool", "tool_call_id": "call_loop1", "content": "web: running"})
+        store, tools = MemoryTaskStore(), DevOpsTools()
+        store.save(Task(id="task-loop-2", user_input=GOAL, state=TaskState.RUNNING,
+                        created_at=T0, updated_at=T0, messages=two_turns))
+        three = _resume(lab, store, "task-loop-2", tools, RUNAWAY, clock, max_turns=3)
+        seen["three"] = {**_ending(three), "turns": three["turns"],
+                         "tool_runs": sum(tools.calls.values())}
+        return seen
+
+
+@SCENARIOS.scenario
+def resume_partly_answered(lab: ModuleType) -> dict[str, Any]:
+    """A task cut off between the two tool calls of one reply: the first has its tool reply
+    saved, the second not."""
+    conversation = (*start_messages(GOAL),
+                    {"role": "assistant", "content": None,
+                     "tool_calls": [_call("call_a", "check_status", WEB),
+                                    _call("call_b", "verify", WEB)]},
+                    {"role": "tool", "tool_call_id": "call_a",
+                     "content": "web: running, version 2.4.1"})
+    script = (DEPLOY[0], reply("web 2.4.1 is running and healthy"))
+    with FrozenClock() as clock:
+        store, tools = MemoryTaskStore(), DevOpsTools()
+        store.save(Task(id="task-half", user_input=GOAL, state=TaskState.RUNNING,
+                        created_at=T0, updated_at=T0, messages=conversation))
+        seen = _resume(lab, store, "task-half", tools, script, clock)
+        seen["tool_runs"] = dict(sorted(tools.calls.items()))
+        seen["messages"] = _messages_shape(store.get("task-half"))
+        return seen
 
 
 # -- SQLite under threads ---------------------------------------------------------------
@@ -479,6 +752,64 @@ def sqlite_threads(lab: ModuleType) -> dict[str, Any]:
     seen["errors"] = errors[:3]
     _close(fresh)
     _close(store)
+    return seen
+
+
+def _open_files(path: Path) -> int | None:
+    """How many file descriptors of this process are open on ``path`` or its ``-wal`` and
+    ``-shm`` files; None where ``/proc/self/fd`` cannot say."""
+    names = {os.path.realpath(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")}
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    count = 0
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") in names
+    return count
+
+
+@SCENARIOS.scenario
+def sqlite_close(lab: ModuleType) -> dict[str, Any]:
+    """A SQLite store used by this thread and by two others (ended by then), then closed:
+    the files still open on the database, and the journal mode the database is in.
+
+    The garbage collector is off meanwhile, so that a connection nobody closed stays open
+    (as it may, for as long as it likes, in a real program) instead of being closed by a
+    collection that happens to run."""
+    path = _folder() / "tasks.sqlite"
+    seen: dict[str, Any] = {}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        store = _store(lab, "sqlite", path)
+        required(lambda: store.save(Task(id="task-main", user_input=GOAL, created_at=T0,
+                                         updated_at=T0)))
+        errors: list[dict[str, Any]] = []
+
+        def use(n: int) -> None:
+            try:
+                store.save(Task(id=f"task-t{n}", user_input=GOAL, created_at=T0, updated_at=T0))
+                store.get("task-main")
+            except BaseException as error:  # noqa: BLE001 - reported
+                errors.append(describe_error(error))
+
+        threads = [threading.Thread(target=use, args=(n,), daemon=True) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(CHILD_LIMIT)
+        seen["threads_hung"] = any(thread.is_alive() for thread in threads)
+        seen["errors"] = errors[:3]
+        seen["open_before"] = _open_files(path)
+        seen["close"] = outcome(store.close, keep=lambda _: None)
+        seen["open_after"] = _open_files(path)
+    finally:
+        if collecting:
+            gc.enable()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        seen["journal_mode"] = plain(db.execute("PRAGMA journal_mode").fetchone()[0])
     return seen
 
 

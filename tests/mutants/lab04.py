@@ -32,6 +32,19 @@ _COMPLETED = """\
     if task.state is TaskState.COMPLETED:
         return task.result or ""
 """
+_FAILURE_SAVED = """\
+    try:
+        return run.to_the_end(client, tools, model=model, max_turns=max_turns)
+    except Exception as error:
+        run.save(state=TaskState.FAILED, error=f"{type(error).__name__}: {error}")
+        raise
+"""
+_CLOSE = """\
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+"""
 _CONNECT = """\
             connection = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
@@ -66,6 +79,14 @@ MUTANTS: tuple[Mutant, ...] = (
          "return {task_id: Task(**{**entry, 'messages': tuple(entry['messages'])}) "
          "for task_id, entry in data['tasks'].items()}"),
     ),
+    _lab04(
+        "cas-claims-a-missing-task",
+        "lab04.survives-restart",
+        "compare_and_set refuses only a stored task in another state: a task never saved is "
+        "'free', so it gets stored",
+        ("if current is None or current.state is not TaskState(expected):",
+         "if current is not None and current.state is not TaskState(expected):"),
+    ),
     # -- lab04.atomic-write
     _lab04(
         "writes-in-place",
@@ -93,7 +114,31 @@ MUTANTS: tuple[Mutant, ...] = (
         ("            Path(temporary).unlink(missing_ok=True)\n            raise\n",
          "            Path(temporary).unlink(missing_ok=True)\n            return\n"),
     ),
+    _lab04(
+        "fsync-before-flush",
+        "lab04.atomic-write",
+        "syncs the temporary file, then flushes it: the sync finds Python's buffer not yet "
+        "written, and the rename publishes bytes that were never synced",
+        ("                file.flush()\n                os.fsync(file.fileno())\n",
+         "                os.fsync(file.fileno())\n                file.flush()\n"),
+    ),
+    _lab04(
+        "temporary-file-in-the-temp-folder",
+        "lab04.atomic-write",
+        "tempfile.mkstemp() with no dir=: the temporary file goes to the system's temp folder, "
+        "maybe another file system, where a rename is no longer atomic (or fails)",
+        ('prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent',
+         'prefix=f".{self.path.name}.", suffix=".tmp"'),
+    ),
     # -- lab04.corruption-detected
+    _lab04(
+        "file-read-on-first-use",
+        "lab04.corruption-detected",
+        "keeps the path and reads nothing until the first get or save: opening a corrupted "
+        "store looks fine",
+        ("        self._lock = threading.Lock()\n        self._read()\n",
+         "        self._lock = threading.Lock()\n"),
+    ),
     _lab04(
         "corrupted-file-read-as-empty",
         "lab04.corruption-detected",
@@ -116,6 +161,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "goes straight to running without looking at the saved state",
         (_COMPLETED, ""),
     ),
+    _lab04(
+        "unknown-task-not-checked",
+        "lab04.resume-completed-noop",
+        "reads the task and looks at its state at once: an unknown id ends in AttributeError "
+        "on None",
+        ("    if task is None:\n        raise TaskNotFound(task_id)\n", ""),
+    ),
     # -- lab04.resume-failed-retries
     _lab04(
         "failed-treated-as-done",
@@ -130,6 +182,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "resets the state to pending but leaves the old error in place",
         ("task = replace(task, state=TaskState.PENDING, error=None, updated_at=now())",
          "task = replace(task, state=TaskState.PENDING, updated_at=now())"),
+    ),
+    _lab04(
+        "failure-not-saved",
+        "lab04.resume-failed-retries",
+        "lets an exception fly out of the run: the task stays saved running, never failed",
+        (_FAILURE_SAVED,
+         "    return run.to_the_end(client, tools, model=model, max_turns=max_turns)\n"),
+    ),
+    _lab04(
+        "error-message-only",
+        "lab04.resume-failed-retries",
+        "saves str(error) as the error: the message without the exception's type",
+        ('run.save(state=TaskState.FAILED, error=f"{type(error).__name__}: {error}")',
+         "run.save(state=TaskState.FAILED, error=str(error))"),
     ),
     # -- lab04.resume-continues
     _lab04(
@@ -153,7 +219,76 @@ MUTANTS: tuple[Mutant, ...] = (
         ("            for call in _unanswered(self.task.messages):",
          "            for call in []:"),
     ),
+    _lab04(
+        "no-tools-offered",
+        "lab04.resume-continues",
+        "asks the model with the conversation only: the tools are not sent, so it cannot call "
+        "any",
+        ("model=model, messages=list(self.task.messages), tools=list(TOOL_SCHEMAS)",
+         "model=model, messages=list(self.task.messages)"),
+    ),
+    _lab04(
+        "updated-at-not-refreshed",
+        "lab04.resume-continues",
+        "saves each step with replace(task, **changes): updated_at keeps the time the task "
+        "was created",
+        ("self.task = replace(self.task, **changes, updated_at=self.now())",
+         "self.task = replace(self.task, **changes)"),
+    ),
+    _lab04(
+        "left-pending-while-running",
+        "lab04.resume-continues",
+        "saves the conversation as it starts, but forgets to mark the task running",
+        ("    run.save(state=TaskState.RUNNING,\n"
+         "             messages=task.messages or tuple(start_messages(task.user_input)))",
+         "    run.save(messages=task.messages or tuple(start_messages(task.user_input)))"),
+    ),
+    _lab04(
+        "max-turns-off-by-one",
+        "lab04.resume-continues",
+        "stops when more than max_turns turns are saved: one request too many",
+        ("if turns >= max_turns:", "if turns > max_turns:"),
+    ),
+    _lab04(
+        "only-the-last-message-calls",
+        "lab04.resume-continues",
+        "runs tool calls only when the last message is the assistant's: a reply cut off "
+        "between its tool calls never gets the rest run",
+        ("            for call in _unanswered(self.task.messages):",
+         "            for call in (last.get(\"tool_calls\") or [] if last[\"role\"] == "
+         "\"assistant\" else []):"),
+    ),
     # -- lab04.sqlite-store
+    _lab04(
+        "upsert-forgets-columns",
+        "lab04.sqlite-store",
+        "ON CONFLICT updates only the columns that change in a task's life: a task saved again "
+        "with another user_input keeps the old one",
+        ('f"{column} = excluded.{column}" for column in self._COLUMNS[1:])',
+         'f"{column} = excluded.{column}" for column in '
+         '("state", "result", "error", "updated_at", "messages"))'),
+    ),
+    _lab04(
+        "sqlite-cas-always-true",
+        "lab04.sqlite-store",
+        "runs the UPDATE ... WHERE state = ? and returns True without looking at the row count",
+        ("        return cursor.rowcount == 1\n", "        return True\n"),
+    ),
+    _lab04(
+        "no-wal",
+        "lab04.sqlite-store",
+        "leaves SQLite in its default rollback journal: 'the busy timeout is enough'",
+        ('            connection.execute("PRAGMA journal_mode = WAL")\n', ""),
+    ),
+    _lab04(
+        "close-only-this-thread",
+        "lab04.sqlite-store",
+        "close() closes the calling thread's connection; the other threads' stay open until "
+        "the garbage collector finds them",
+        (_CLOSE, '        connection = getattr(self._local, "connection", None)\n'
+                 "        if connection is not None:\n"
+                 "            connection.close()\n"),
+    ),
     _lab04(
         "one-connection-for-all-threads",
         "lab04.sqlite-store",
