@@ -274,7 +274,7 @@ LABS: tuple[Lab, ...] = (
                 "changed (a timestamp rounded, a state as a plain string, the conversation "
                 "gone). Cause: state is kept only in memory (the seed's mistake 4), or saving "
                 "and loading do not carry every field with its type. Look at your "
-                "serialisation round trip.",
+                "serialisation round trip, and at compare_and_set on the same file.",
             ),
             Item(
                 "lab04.atomic-write",
@@ -298,15 +298,16 @@ LABS: tuple[Lab, ...] = (
                 "Symptom: resuming a completed task sends an LLM request or runs a tool. "
                 "Cause: resume goes straight to execution without reading the stored state "
                 "first (the seed's resumeTask returns early on completed). Look at the start "
-                "of your resume function.",
+                "of your resume function; an id no task has raises TaskNotFound.",
             ),
             Item(
                 "lab04.resume-failed-retries",
                 "Resuming a failed task resets it and runs it again",
                 "Symptom: resuming a failed task does nothing, raises, or leaves the old error "
                 "in place. Cause: failed is treated like completed, or the task is not reset "
-                "(state back to pending, error cleared, saved) before it runs. Look at the "
-                "failed branch of your resume function.",
+                "(state back to pending, error cleared, saved) before it runs, and a run that "
+                "raises is saved failed with '<Type>: <message>'. Look at the failed branch of "
+                "your resume function.",
             ),
             Item(
                 "lab04.resume-continues",
@@ -324,7 +325,8 @@ LABS: tuple[Lab, ...] = (
                 "threads lose updates or hit 'database is locked' or SQLite's same-thread "
                 "error. Cause: one connection shared across threads, a read-modify-write "
                 "outside a transaction, or a missing commit. Look at how you open connections "
-                "and scope transactions.",
+                "(WAL mode, one per thread, all closed by close()), scope transactions, and "
+                "upsert every column.",
             ),
             Item(
                 "lab04.kill-9-resume",
@@ -441,7 +443,8 @@ LABS: tuple[Lab, ...] = (
                 "that ran, the nodes to run next, the state or the timestamp. Cause: "
                 "checkpoints are saved only at the end or on some paths, or the timestamp "
                 "comes from datetime.now() instead of the clock you were given. Look at where "
-                "your step loop saves.",
+                "your step loop saves, and where it stops (max_steps steps, then "
+                "RecursionError).",
             ),
             Item(
                 "lab06.snapshots-isolated",
@@ -506,8 +509,9 @@ LABS: tuple[Lab, ...] = (
                 "Symptom: the file or SQLite store fails a check the memory store passes, "
                 "loses checkpoints when reopened, or reads a corrupted entry as empty. Cause: "
                 "values that change on the way through serialisation, writes that are not "
-                "atomic (see lab 04), or a broad except around loading. Run your memory "
-                "store's contract against all three.",
+                "atomic (see lab 04), or a broad except around loading; for SQLite, WAL mode, "
+                "the index on the thread, and close() closing every thread's connection. Run "
+                "your memory store's contract against all three.",
             ),
         ),
     ),
@@ -550,7 +554,8 @@ LABS: tuple[Lab, ...] = (
                 "Symptom: a second process reading the store mid-run sees nothing, a stale "
                 "step, or a half-written file. Cause: progress is kept in memory and saved "
                 "only at the end, or the save is not atomic. Look at lab 04: save after every "
-                "step, atomically (or in a committed SQLite transaction).",
+                "step, atomically (or in a committed SQLite transaction); create the folder "
+                "with its parents, and raise TaskNotFound for an id no task has.",
             ),
             Item(
                 "lab07.single-runner",
@@ -568,7 +573,8 @@ LABS: tuple[Lab, ...] = (
                 "from an earlier step fails or rewrites the original history. Cause: a "
                 "checkpoint not saved after every step, ids that are not ordered, or replay "
                 "that does not fork. Look at lab 06 (checkpoint per step, ids, fork) and lab "
-                "04 (a store that survives the restart).",
+                "04 (a store that survives the restart); a replay runs on the agent's clock "
+                "with a deadline of its own.",
             ),
         ),
     ),
