@@ -52,10 +52,16 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def type_name(value: Any) -> str:
-    """The qualified name of ``value``'s type, read without calling the submission."""
+    """The qualified name of ``value``'s type, read without calling the submission.
+
+    A type from a reference solution that stands in for an earlier lab is named as the
+    student's code imports it (``labs.lab01_retry.RetryError``): what a student reads
+    never mentions the hidden solutions."""
     kind = type(value)
     module = type.__getattribute__(kind, "__module__")
     name = type.__getattribute__(kind, "__qualname__")
+    if isinstance(module, str) and module.startswith("solutions."):
+        module = "labs." + module.removeprefix("solutions.")
     return name if module == "builtins" else f"{module}.{name}"
 
 
