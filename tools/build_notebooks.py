@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from grader.files import write_atomically
 from grader.notebooks import (
     KERNEL,
     KERNELSPEC,
@@ -156,28 +156,6 @@ def first_difference(old: Any, new: Any) -> str:
             fields = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
             return f"cell {index} ({', '.join(fields)})"
     return "number of cells"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: never a half-written notebook."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.chmod(temporary, _mode_for(path))  # mkstemp makes it private; keep the file's mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def main(argv: list[str] | None = None) -> int:
