@@ -7,6 +7,7 @@
     python3 dev.py speed [ARGS...]          every speed figure of the kit (benchmarks/speed.py)
     python3 dev.py mutation [ARGS...]       grade every mutant of the solutions (tools/mutation.py)
     python3 dev.py determinism [ARGS...]    grade one submission 20 times, compare the bytes
+    python3 dev.py blame [ARGS...]          grade hand-written mutants, measure exact blame
 
 The first run creates ``.venv`` next to this file and installs the kit into it with its
 development extras; later runs reuse it, and reinstall only when ``pyproject.toml`` has
@@ -44,6 +45,7 @@ COMMANDS = {
     "speed": Command(".venv", "dev", ("benchmarks/speed.py",)),
     "mutation": Command(".venv", "dev", ("tools/mutation.py",)),
     "determinism": Command(".venv", "dev", ("tools/determinism.py",)),
+    "blame": Command(".venv", "dev", ("tools/blame.py",)),
 }
 
 

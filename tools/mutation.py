@@ -35,8 +35,6 @@ import argparse
 import ast
 import copy
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.checklist import LABS, LABS_BY_ID, Lab  # noqa: E402
+from tools.submission import grade_source, snapshot  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"
 STUBS = ROOT / "labs"
@@ -314,46 +313,16 @@ class Outcome:
     details: list[str] = field(default_factory=list)  # why each missed item is not done
 
 
-#: What the grader runs on: copied once per run, so that editing the kit meanwhile neither
-#: changes the grader half-way nor trips its check that its own files stay unchanged.
-KIT_PARTS = ("grader", "labs", "solutions")
-
-
-def snapshot(into: Path) -> Path:
-    """A copy of the grader, the kit and the solutions in ``into``; the folder to grade from."""
-    for part in KIT_PARTS:
-        shutil.copytree(ROOT / part, into / part,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return into
-
-
 def grade(mutant: Mutant, scenario_timeout: float | None, kit: Path = ROOT) -> Outcome:
     """Grade ``mutant`` as a submission, with the grader in ``kit``."""
-    lab = LABS_BY_ID[mutant.lab]
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mutant-") as scratch:
-        folder = Path(scratch)
-        (folder / f"{lab.module}.py").write_text(mutant.source, encoding="utf-8")
-        for earlier in lab.composes:
-            module = f"{LABS_BY_ID[earlier].module}.py"
-            shutil.copyfile(SOLUTIONS / module, folder / module)
-        command = [sys.executable, "-m", "grader", "--impl", str(folder), "--lab", lab.id,
-                   "--format", "json"]
-        if scenario_timeout is not None:
-            command += ["--scenario-timeout", str(scenario_timeout)]
-        done = subprocess.run(command, cwd=kit, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    graded = grade_source(mutant.lab, mutant.source, kit=kit, scenario_timeout=scenario_timeout)
     fields = dict(lab=mutant.lab, id=mutant.id, line=mutant.line, before=mutant.before,
-                  after=mutant.after, seconds=round(seconds, 2))
-    try:
-        (result,) = json.loads(done.stdout)["labs"]
-    except (ValueError, KeyError, TypeError):
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return Outcome(verdict="error", missed=[tail], **fields)
-    failed = [item for item in result["items"] if not item["done"]]
-    return Outcome(verdict="killed" if failed else "survived",
-                   missed=[item["id"] for item in failed],
-                   details=[str(item["detail"])[:300] for item in failed], **fields)
+                  after=mutant.after, seconds=graded.seconds)
+    if graded.error:
+        return Outcome(verdict="error", missed=[graded.error], **fields)
+    return Outcome(verdict="killed" if graded.failed else "survived",
+                   missed=list(graded.failed),
+                   details=[detail[:300] for detail in graded.failed.values()], **fields)
 
 
 def equivalents() -> dict[tuple[str, str], str]:
