@@ -10,6 +10,7 @@ Each lab's module (``grader/scenarios/lab01.py``) fills a :class:`Registry` name
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import os
@@ -18,18 +19,41 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from labs.kit.clock import process_clock_stopped
+
 Scenario = Callable[[ModuleType], dict[str, Any]]
 
 
 class Registry(dict[str, Scenario]):
-    """The scenarios of one lab, by name, in the order they were declared."""
+    """The scenarios of one lab, by name, in the order they were declared.
+
+    With ``process_clock_stopped=True`` every scenario runs with the process's clock
+    stopped (:func:`labs.kit.clock.process_clock_stopped`), for labs whose runs use
+    detached clocks: one freeze per scenario instead of one per run.
+    """
+
+    def __init__(self, *, process_clock_stopped: bool = False) -> None:
+        super().__init__()
+        self.process_clock_stopped = process_clock_stopped
 
     def scenario(self, fn: Scenario) -> Scenario:
         """Register ``fn`` under its own name."""
         if fn.__name__ in self:
             raise ValueError(f"scenario {fn.__name__!r} declared twice")
-        self[fn.__name__] = fn
+        if self.process_clock_stopped:
+            self[fn.__name__] = _with_process_clock_stopped(fn)
+        else:
+            self[fn.__name__] = fn
         return fn
+
+
+def _with_process_clock_stopped(fn: Scenario) -> Scenario:
+    @functools.wraps(fn)
+    def scenario(lab: ModuleType) -> dict[str, Any]:
+        with process_clock_stopped():
+            return fn(lab)
+
+    return scenario
 
 
 def fresh_folder(prefix: str) -> Path:

@@ -10,12 +10,22 @@ notebooks and the grader can hand them this one.
 Frozen time makes every timestamp equal until something advances it: never build ids or an
 order from the clock. Inside worker threads freezegun may return real time; do not rely on
 frozen time there.
+
+A *detached* clock (``FrozenClock(detached=True)``) keeps time of its own instead: the
+process's clock (``time.time()``, ``time.monotonic()``, ``datetime.now()``) stands still at
+:data:`PROCESS_START`, a month before, and ``time.sleep`` returns at once without moving
+anything. Code that reads or waits on the process's clock instead of the ``clock``, ``now``
+or ``sleep`` it was handed then shows it at once: its timestamps are a month off, its
+deadlines never come, its waits take no time.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from unittest import mock
 
@@ -23,6 +33,32 @@ from freezegun import freeze_time
 
 #: Where every frozen clock in the kit starts unless told otherwise.
 DEFAULT_START = _dt.datetime(2026, 1, 1, 9, 0, 0, tzinfo=_dt.timezone.utc)
+#: Where the process's own clock stands still while a detached clock runs.
+PROCESS_START = _dt.datetime(2025, 12, 1, 6, 30, 0, tzinfo=_dt.timezone.utc)
+
+
+_process_stopped = 0
+_process_lock = threading.Lock()
+
+
+@contextmanager
+def process_clock_stopped() -> Iterator[None]:
+    """Stop the process's clock at :data:`PROCESS_START` for the whole block.
+
+    Detached clocks started inside share this one freeze instead of each starting its own
+    (a freezegun start scans every loaded module: about 20 ms), so a block that runs
+    hundreds of short detached runs pays for one."""
+    global _process_stopped
+    freezer = freeze_time(PROCESS_START)
+    freezer.start()
+    with _process_lock:
+        _process_stopped += 1
+    try:
+        yield
+    finally:
+        with _process_lock:
+            _process_stopped -= 1
+        freezer.stop()
 
 
 class FrozenClock:
@@ -41,19 +77,42 @@ class FrozenClock:
     code that sleeps without being handed the fake (the OpenAI client's own retry loop, for
     one) moves the frozen time too instead of waiting for real. Use it only where no
     background thread sleeps, or that thread would move the clock.
+
+    With ``detached=True`` the clock's time is its own (see the module's docstring):
+    :meth:`now`, :meth:`monotonic`, :meth:`elapsed` and :meth:`datetime` read it, only
+    :meth:`sleep` and :meth:`advance` move it, and it is the same in every thread. The
+    process's clock stands still at :data:`PROCESS_START`, and ``time.sleep`` returns at
+    once, noting what was asked in ``process_sleeps``.
     """
 
-    def __init__(self, start: _dt.datetime = DEFAULT_START, *, patch_sleep: bool = False) -> None:
+    def __init__(
+        self,
+        start: _dt.datetime = DEFAULT_START,
+        *,
+        patch_sleep: bool = False,
+        detached: bool = False,
+    ) -> None:
+        if patch_sleep and detached:
+            raise ValueError("a detached clock never stands in for time.sleep")
         self.start = start
         self.sleeps: list[float] = []
-        self._freezer = freeze_time(start)
-        self._sleep_patch = mock.patch("time.sleep", self.sleep) if patch_sleep else None
+        self.process_sleeps: list[float] = []
+        self.detached = detached
+        self._freezer = freeze_time(PROCESS_START if detached else start)
+        stand_in = self.sleep if patch_sleep else self._process_sleep if detached else None
+        self._sleep_patch = mock.patch("time.sleep", stand_in) if stand_in else None
         self._frozen: object | None = None
         self._origin = 0.0
+        self._own = _dt.timedelta(0)
+        self._lock = threading.Lock()
+        self._shared = False
 
     def __enter__(self) -> "FrozenClock":
-        self._frozen = self._freezer.start()
+        shared = self.detached and _process_stopped > 0
+        self._frozen = self._freezer if shared else self._freezer.start()
+        self._shared = shared
         self._origin = time.monotonic()
+        self._own = _dt.timedelta(0)
         if self._sleep_patch is not None:
             self._sleep_patch.start()
         return self
@@ -66,7 +125,8 @@ class FrozenClock:
     ) -> None:
         if self._sleep_patch is not None:
             self._sleep_patch.stop()
-        self._freezer.stop()
+        if not self._shared:
+            self._freezer.stop()
         self._frozen = None
 
     def _require_running(self) -> object:
@@ -87,20 +147,41 @@ class FrozenClock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` without recording a sleep (a slow reply)."""
-        self._require_running().tick(_dt.timedelta(seconds=float(seconds)))  # type: ignore[attr-defined]
+        step = _dt.timedelta(seconds=float(seconds))
+        frozen = self._require_running()
+        if self.detached:
+            with self._lock:
+                self._own += step
+        else:
+            frozen.tick(step)  # type: ignore[attr-defined]
 
     def now(self) -> float:
-        """Seconds since the epoch, on the frozen clock (``time.time()``)."""
+        """Seconds since the epoch on this clock (``time.time()`` unless detached)."""
+        if self.detached:
+            return self.datetime().timestamp()
         return time.time()
 
     def monotonic(self) -> float:
-        """The frozen ``time.monotonic()``: the clock deadlines are measured on."""
+        """The clock deadlines are measured on (the frozen ``time.monotonic()`` unless
+        detached)."""
+        if self.detached:
+            return self.now()
         return time.monotonic()
 
     def elapsed(self) -> float:
         """Seconds the clock has moved since it started, rounded to the microsecond."""
+        if self.detached:
+            with self._lock:
+                return round(self._own.total_seconds(), 6)
         return round(time.monotonic() - self._origin, 6)
 
     def datetime(self) -> _dt.datetime:
-        """The frozen time as an aware UTC datetime."""
+        """This clock's time as an aware UTC datetime."""
+        if self.detached:
+            with self._lock:
+                return self.start + self._own
         return _dt.datetime.now(_dt.timezone.utc)
+
+    def _process_sleep(self, seconds: float) -> None:
+        """``time.sleep`` under a detached clock: note the wait, move nothing."""
+        self.process_sleeps.append(float(seconds))

@@ -39,6 +39,17 @@ the next ones.
 
 ``before_reply`` (a callable taking the request's record) runs as each successful reply is
 about to leave the server: the place to simulate a crash that loses the reply in flight.
+
+The OpenAI client numbers its own retries of a request (the ``x-stainless-retry-count``
+header); each request records that number as ``client_retry``. With
+``replay_client_retries=True`` a client's own retry gets the answer the request it repeats
+got, without using up a step of the script: a caller sees the same failures whether or not
+its client retries underneath it, and only the count of requests tells the two apart.
+
+With ``timeouts_as=503`` (any error status) a request that would time out is answered with
+that status instead, at the moment it would have timed out: the same server, with every
+timeout turned into an ordinary failure. A caller that handles a timeout as it handles any
+other transient failure does the same things against both.
 """
 
 from __future__ import annotations
@@ -170,6 +181,9 @@ class RecordedRequest:
     """``"200"``, ``"429"`` and so on, ``"timeout"``, ``"connect"``, or ``"overrun"``."""
     turn: int = 0
     """How many assistant messages the request's conversation already held."""
+    client_retry: int = 0
+    """How many times the OpenAI client had already sent this request itself (its own
+    retries; 0 for a request the caller made)."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -193,8 +207,13 @@ class FakeLLM:
         base_url: str = DEFAULT_BASE_URL,
         by_turn: bool = False,
         before_reply: Callable[[RecordedRequest], None] | None = None,
+        replay_client_retries: bool = False,
+        timeouts_as: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeouts_as = timeouts_as
+        self.replay_client_retries = replay_client_retries
+        self._last_step: Step | None = None
         self.clock = clock
         self.requests: list[RecordedRequest] = []
         self.overruns = 0
@@ -265,8 +284,14 @@ class FakeLLM:
             1 for message in body.get("messages", [])
             if isinstance(message, dict) and message.get("role") == "assistant"
         )
-        record = functools.partial(self._record, index, body, arrival, timeouts, turn=turn)
-        step = self._next_step(turn)
+        client_retry = _client_retry(request)
+        record = functools.partial(self._record, index, body, arrival, timeouts, turn=turn,
+                                   client_retry=client_retry)
+        if self.replay_client_retries and client_retry and self._last_step is not None:
+            step: Step | None = self._last_step
+        else:
+            step = self._next_step(turn)
+        self._last_step = step
         if step is None:
             self.overruns += 1
             record("overrun")
@@ -275,13 +300,11 @@ class FakeLLM:
         read_timeout = timeouts.get("read")
         if read_timeout is not None and step.latency > read_timeout:
             self._advance(read_timeout)
-            record("timeout")
-            raise httpx.ReadTimeout("fake LLM: the reply took too long", request=request)
+            return self._timed_out(record, request, "the reply took too long")
         if isinstance(step, TransportFailure) and step.kind == "timeout":
             if math.isfinite(step.latency):
                 self._advance(step.latency)
-            record("timeout")
-            raise httpx.ReadTimeout("fake LLM: the request timed out", request=request)
+            return self._timed_out(record, request, "the request timed out")
         self._advance(step.latency)
         if isinstance(step, TransportFailure):
             record("connect")
@@ -293,6 +316,14 @@ class FakeLLM:
         if self.before_reply is not None:
             self.before_reply(self.requests[-1])
         return httpx.Response(200, json=self._completion(index, turn, body, step))
+
+    def _timed_out(self, record: Callable[[str], None], request: httpx.Request,
+                   why: str) -> httpx.Response:
+        if self.timeouts_as is not None:
+            record(str(self.timeouts_as))
+            return _error_response(self.timeouts_as, f"fake LLM: {why}", ())
+        record("timeout")
+        raise httpx.ReadTimeout(f"fake LLM: {why}", request=request)
 
     def _next_step(self, turn: int) -> Step | None:
         if self.by_turn:
@@ -319,8 +350,10 @@ class FakeLLM:
         outcome: str,
         *,
         turn: int,
+        client_retry: int,
     ) -> None:
-        self.requests.append(RecordedRequest(index, body, arrival, timeouts, outcome, turn))
+        self.requests.append(
+            RecordedRequest(index, body, arrival, timeouts, outcome, turn, client_retry))
 
     def _completion(self, index: int, turn: int, body: dict[str, Any],
                     step: Reply) -> dict[str, Any]:
@@ -356,6 +389,14 @@ class FakeLLM:
                 "total_tokens": step.prompt_tokens + step.completion_tokens,
             },
         }
+
+
+def _client_retry(request: httpx.Request) -> int:
+    """The OpenAI client's own retry number of ``request`` (0 when it sent none)."""
+    try:
+        return max(0, int(request.headers.get("x-stainless-retry-count", "0")))
+    except ValueError:
+        return 0
 
 
 def _error_response(
