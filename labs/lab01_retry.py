@@ -42,7 +42,8 @@ class RetryPolicy:
 
     - ``max_attempts``: the most attempts in all (first try included), at least 1.
     - ``base_delay``: the wait before the first retry, in seconds.
-    - ``factor``: each further wait is ``factor`` times the previous one (at least 1).
+    - ``factor``: the growth of the backoff: before retry ``n`` (from 0) it is
+      ``base_delay * factor ** n`` (``factor`` is at least 1).
     - ``max_delay``: no wait is ever longer than this (the cap), in seconds.
     - ``jitter``: when True, each wait is drawn uniformly from ``[0, capped backoff]``
       ("full jitter"), so that many clients failing together do not retry together.
@@ -98,11 +99,12 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
 
     Without jitter: ``min(policy.max_delay, policy.base_delay * policy.factor ** retry)``,
     so the defaults give 1, 2, 4, 8, 16, 30, 30, ... seconds. A huge ``retry`` must not
-    raise (``2.0 ** 5000`` overflows): the cap still applies.
+    raise (``2.0 ** 5000`` overflows): the formula still decides, so the cap applies (and a
+    ``base_delay`` of 0 still gives 0).
 
-    With ``policy.jitter``: a number drawn uniformly from ``[0, capped backoff]`` using
-    ``rng.uniform`` (or the ``random`` module when ``rng`` is None). The same seeded ``rng``
-    must give the same waits.
+    With ``policy.jitter``: exactly ``rng.uniform(0, capped)``, one draw per call, where
+    ``capped`` is the wait without jitter (the ``random`` module's ``uniform`` when ``rng``
+    is None). The same seeded ``rng`` then gives the same waits.
     """
     raise NotImplementedError("backoff_delay")
 
@@ -113,9 +115,12 @@ def server_delay(error: BaseException) -> float | None:
     Look at ``error.response.headers`` (OpenAI status errors carry the ``httpx.Response``;
     other errors may have no ``response`` at all):
     - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
-    - ``retry-after``: seconds, or an HTTP date (then the seconds from now until that date,
-      never negative).
-    A missing, negative or unreadable value is None (fall back to the computed backoff).
+    - ``retry-after``: whole seconds, or an HTTP date (then the seconds from now, on
+      ``time.time()``, until that date; a date in the past gives 0).
+    A value that is missing, negative, infinite or unreadable counts as absent: an
+    unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and when neither gives
+    a delay the answer is None (fall back to the computed backoff). Other headers (such as
+    the OpenAI server's ``x-should-retry``) change nothing here or in ``is_transient``.
     """
     raise NotImplementedError("server_delay")
 
@@ -135,7 +140,9 @@ def retry_call(
       ``policy.max_attempts`` attempts have been made. The wait after failed attempt
       ``n`` (counting from 0) is ``backoff_delay(n, policy, rng)``, unless the server asked
       for a delay (``server_delay``): then that delay, capped at ``policy.max_delay``,
-      replaces the backoff for that one wait (no jitter on it).
+      replaces the backoff for that one wait (no jitter on it; whether an unused jitter
+      was drawn for it is up to you). ``n`` still counts every failed attempt, those
+      whose wait the server chose included.
     - Every wait goes through ``sleep(seconds)``. There is no wait after the last attempt.
     - When the last attempt fails with a transient error, raise
       ``RetryError(attempts, last_error) from last_error``.
@@ -150,8 +157,9 @@ class RetryingLLM:
     The OpenAI client retries on its own (``max_retries=2`` by default, so up to three
     requests per call, with its own waits). Two layers multiply: four attempts of ours
     would become twelve requests. Keep a copy of ``client`` with its retries turned off
-    (``client.with_options(max_retries=0)``) and retry with ``retry_call`` instead, so the
-    server sees exactly ``policy.max_attempts`` requests at most.
+    (``client.with_options(max_retries=0)``; the caller's own client is left as it was)
+    and send every request through that copy, with ``retry_call`` as the one retry loop,
+    so the server sees exactly ``policy.max_attempts`` requests at most.
     """
 
     def __init__(
@@ -170,5 +178,6 @@ class RetryingLLM:
         """Send one chat completion (``model`` and ``messages``, plus any ``options`` such
         as ``tools`` or ``timeout`` passed through to ``chat.completions.create``), retried
         as ``retry_call`` does with this object's policy, ``sleep`` and ``rng``. Return the
-        ``ChatCompletion``; raise what ``retry_call`` raises."""
+        ``ChatCompletion``; raise what ``retry_call`` raises. ``messages`` may be any
+        iterable, read once: every attempt sends the same messages."""
         raise NotImplementedError("RetryingLLM.complete")

@@ -67,8 +67,8 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
     """The wait before retry number ``retry`` (0 for the first retry)."""
     try:
         exponential = policy.base_delay * policy.factor**retry
-    except OverflowError:
-        exponential = float("inf")
+    except OverflowError:  # factor ** retry is past any float: the cap decides
+        exponential = float("inf") if policy.base_delay > 0 else 0.0
     capped = min(policy.max_delay, exponential)
     if not policy.jitter:
         return capped

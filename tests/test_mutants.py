@@ -1,5 +1,6 @@
-"""The grader catches typical mistakes: every mutant in ``tests/mutants.py`` is graded as a
-submission and must leave its own checklist item not done."""
+"""The grader blames typical mistakes exactly: every mutant in ``tests/mutants/`` is graded as
+a submission and must leave exactly its own checklist items not done, no fewer (a mistake
+that got through) and no more (a check that blames what the mistake did not break)."""
 
 from __future__ import annotations
 
@@ -44,18 +45,26 @@ def _ids(mutant: Mutant) -> str:
     return f"{mutant.lab}-{mutant.name}"
 
 
+#: The labs whose mutants must fail exactly their items; the others' must fail at least them.
+EXACT_BLAME = frozenset({"lab01", "lab02", "lab03"})
+
+
 @pytest.mark.parametrize("mutant", MUTANTS, ids=_ids)
-def test_mutant_is_caught_on_its_item(graded, mutant):
+def test_mutant_is_caught_on_its_items(graded, mutant):
     items = graded[mutant]
-    verdict = items[mutant.item]
-    missed = [item_id for item_id, item in items.items() if not item["done"]]
-    print(f"{mutant.name}: not done {', '.join(missed) or 'none'}; "
-          f"{mutant.item}: {verdict['detail']}")
-    assert not verdict["done"], f"{mutant.name} survived on {mutant.item} ({mutant.why})"
-    assert isinstance(verdict["detail"], str) and verdict["detail"].strip()
-    assert verdict["hint"]
+    missed = {item_id for item_id, item in items.items() if not item["done"]}
+    print(f"{mutant.name}: not done {', '.join(sorted(missed)) or 'none'}")
+    survived = sorted(mutant.items - missed)
+    assert not survived, f"{mutant.name} survived on {', '.join(survived)} ({mutant.why})"
+    if mutant.lab in EXACT_BLAME:
+        blamed = sorted(missed - mutant.items)
+        assert not blamed, f"{mutant.name} is also blamed on " + "; ".join(
+            f"{item_id}: {items[item_id]['detail']}" for item_id in blamed)
+    for item_id in mutant.items:
+        assert isinstance(items[item_id]["detail"], str) and items[item_id]["detail"].strip()
+        assert items[item_id]["hint"]
     # A small mistake, not a broken module: the rest of the lab still grades.
-    assert len(missed) < len(items), f"{mutant.name} fails every item: {verdict['detail']}"
+    assert len(missed) < len(items), f"{mutant.name} fails every item"
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=_ids)
@@ -66,10 +75,12 @@ def test_mutant_is_a_real_change_that_compiles(mutant):
 
 
 def test_an_edit_that_no_longer_applies_is_an_error(tmp_path):
-    stale = Mutant("lab01", "stale", "lab01.retries-transient", "gone", (("no such text", ""),))
+    stale = Mutant("lab01", "stale", frozenset({"lab01.retries-transient"}), "gone",
+                   (("no such text", ""),))
     with pytest.raises(StaleMutant, match="found it 0 times"):
         materialise(stale, tmp_path)
-    ambiguous = Mutant("lab01", "ambiguous", "lab01.retries-transient", "twice", (("policy", ""),))
+    ambiguous = Mutant("lab01", "ambiguous", frozenset({"lab01.retries-transient"}), "twice",
+                       (("policy", ""),))
     with pytest.raises(StaleMutant, match="exactly once"):
         ambiguous.source()
 
@@ -84,13 +95,13 @@ def test_mutant_names_are_unique_and_kebab_case():
 
 @pytest.mark.parametrize("lab", sorted({m.lab for m in MUTANTS}))
 def test_every_item_has_a_mutant(lab):
-    covered = {m.item for m in MUTANTS if m.lab == lab}
+    covered = {item for m in MUTANTS if m.lab == lab for item in m.items}
     assert set(LABS_BY_ID[lab].item_ids) - covered == set()
     assert covered <= set(LABS_BY_ID[lab].item_ids), "a mutant names an unknown item"
 
 
 #: Mutants whose mistake shows only when threads race: each must be caught every time.
-RACERS = [m for m in MUTANTS if m.item == "lab02.concurrent-once"]
+RACERS = [m for m in MUTANTS if "lab02.concurrent-once" in m.items]
 
 
 @pytest.mark.parametrize("mutant", RACERS, ids=_ids)

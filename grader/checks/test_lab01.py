@@ -1,34 +1,189 @@
-"""Checks for lab 01 (retry with exponential backoff), one group per checklist item."""
+"""Checks for lab 01 (retry with exponential backoff), one group per checklist item.
+
+Each item is judged on its own rule only, in every case where that rule decides something,
+and relative to what the submission does elsewhere where the contract defines the rule that
+way: a wait the server did not ask for must be the wait the submission computes by itself
+(its twin run without headers), a jittered wait is drawn over the submission's own capped
+backoff, how often a failure is retried follows the submission's own verdict on that kind of
+failure. So one mistake costs the item whose rule it breaks, and no other.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from grader.checks.expect import TOLERANCE, all_close, raised_type, seconds
-from grader.scenarios.lab01 import JITTER_SEEDS
+from grader.checks.expect import TOLERANCE, close, raised_type, seconds
+from grader.scenarios.lab01 import (GLOBAL_SEED, LAYER_CLIENTS, LAYER_POLICIES, NOISE,
+                                    PERMANENT_KINDS, SUCCESS, TOO_LATE, TRANSIENT_KINDS,
+                                    Attempt, Case, generated_cases, jitter_cases)
 
-TRANSIENT_KINDS = ("408", "409", "429", "500", "502", "503", "504", "timeout", "connect")
-PERMANENT = {
-    "400": "openai.BadRequestError",
-    "401": "openai.AuthenticationError",
-    "403": "openai.PermissionDeniedError",
-    "404": "openai.NotFoundError",
-    "422": "openai.UnprocessableEntityError",
+#: What the OpenAI client raises for each kind of failure (its own mapping).
+ERROR_TYPES = {
+    "400": "openai.BadRequestError", "401": "openai.AuthenticationError",
+    "403": "openai.PermissionDeniedError", "404": "openai.NotFoundError",
+    "409": "openai.ConflictError", "422": "openai.UnprocessableEntityError",
+    "429": "openai.RateLimitError", "timeout": "openai.APITimeoutError",
+    "connect": "openai.APIConnectionError",
 }
+NAMED_TRANSIENT = ("openai.APITimeoutError", "openai.APIConnectionError", "httpx.ReadTimeout",
+                   "httpx.ConnectError", "TimeoutError", "ConnectionError")
+NAMED_PERMANENT = ("ValueError", "KeyError", "FileNotFoundError", "PermissionError")
+
+
+def error_type(kind: str) -> str:
+    if kind in ERROR_TYPES:
+        return ERROR_TYPES[kind]
+    return "openai.InternalServerError" if int(kind) >= 500 else "openai.APIStatusError"
+
+
+def status_of(kind: str) -> int | None:
+    return int(kind) if kind.isdigit() else None
+
+
+# -- reading a run -----------------------------------------------------------------------
+
+
+def gaps_asked(run: dict[str, Any]) -> list[float]:
+    """The wait asked for between each request and the next (every ``sleep`` and
+    ``time.sleep`` of the submission's made meanwhile, added up; the OpenAI client's own
+    waits are the single-layer item's)."""
+    count = len(run["requests"])
+    totals = [0.0] * max(count - 1, 0)
+    for after, wait, via in run["waits"]:
+        if via != "client" and 1 <= after < count:
+            totals[after - 1] += wait if isinstance(wait, (int, float)) else float("nan")
+    return totals
+
+
+def asked_after_last(run: dict[str, Any]) -> float:
+    count = len(run["requests"])
+    return sum(w for after, w, via in run["waits"]
+               if via != "client" and after >= count and isinstance(w, (int, float)))
+
+
+def clock_gaps(run: dict[str, Any]) -> list[float]:
+    times = [r["at"] for r in run["requests"]]
+    return [round(b - a, 6) for a, b in zip(times, times[1:])]
+
+
+def process_sleeps(run: dict[str, Any]) -> list[Any]:
+    return [w for _after, w, via in run["waits"] if via == "time.sleep"]
+
+
+def describe(case: Case) -> str:
+    """A case in words: the policy and what the server does, request by request."""
+    p = case.settings
+    policy = (f"max_attempts={p['max_attempts']}, base {p['base_delay']:g} s, factor "
+              f"{p['factor']:g}, cap {p['max_delay']:g} s" + (", jitter" if p["jitter"] else ""))
+    steps = []
+    for attempt in case.script:
+        headers = ", ".join(f"{h.name}: {h.text}" for h in attempt.headers)
+        steps.append(attempt.kind + (f" ({headers})" if headers else ""))
+    return f"{case.name} [{policy}; the server: {', '.join(steps)}]"
+
+
+def backoff(case: Case, n: int) -> float:
+    """The contract's backoff before retry ``n`` without jitter: base * factor^n, capped."""
+    p = case.settings
+    try:
+        exponential = p["base_delay"] * p["factor"] ** n
+    except OverflowError:
+        exponential = float("inf")
+    return min(p["max_delay"], exponential)
+
+
+def below_cap(case: Case, n: int) -> bool:
+    p = case.settings
+    return p["base_delay"] * p["factor"] ** n < p["max_delay"] - TOLERANCE
+
+
+# -- what the contract says a case does ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How a case ends by the contract: ``success``, ``raised`` (a failure not retried) or
+    ``gave-up``, after ``requests`` requests; ``last`` is the attempt it ended on."""
+
+    ending: str
+    requests: int
+    last: Attempt
+
+
+def trace(case: Case, retried: set[str]) -> Trace:
+    """The contract's course of ``case`` when the kinds in ``retried`` are retried."""
+    limit = case.settings["max_attempts"]
+    for index, attempt in enumerate(case.script):
+        if attempt.kind == "ok":
+            return Trace("success", index + 1, attempt)
+        if attempt.kind not in retried:
+            return Trace("raised", index + 1, attempt)
+        if index + 1 == limit:
+            return Trace("gave-up", index + 1, attempt)
+    raise AssertionError(f"{case.name}: the script ends before the case does")
+
+
+CONTRACT_RETRIED = set(TRANSIENT_KINDS)
+
+
+def retried_kinds(observe) -> set[str]:
+    """The kinds of failure the submission retries: by the contract, corrected by what it
+    did with one failure of each kind followed by a success."""
+    seen = observe("transient_kinds")
+    retried = set()
+    for kind in TRANSIENT_KINDS + PERMANENT_KINDS:
+        run = seen[kind]
+        if len(run["requests"]) >= 2:
+            retried.add(kind)
+    return retried
+
+
+def runs(observe, *scenarios: str) -> Iterator[tuple[Case, dict[str, Any], bool]]:
+    """``(case, run, is_twin)`` for every generated run of ``scenarios``."""
+    for scenario in scenarios:
+        seen = observe(scenario)
+        cases = generated_cases() if scenario == "generated" else jitter_cases()
+        for case in cases:
+            yield case, seen[case.name], False
+            twin_name = f"{case.name}-twin"
+            if twin_name in seen:
+                twin = case.twin() if scenario == "generated" else case.twin(jitter=False)
+                yield twin, seen[twin_name], True
+
+
+def first(problems: list[str], situation: str) -> str:
+    shown = "; ".join(problems[:2]) + (f" (and {len(problems) - 2} more)"
+                                       if len(problems) > 2 else "")
+    return f"{situation}: {shown}"
 
 
 # -- lab01.retries-transient ------------------------------------------------------------
 
 
 @pytest.mark.item("lab01.retries-transient")
+def test_is_transient_says_yes_to_transient_failures(observe):
+    seen = observe("classification")
+    wrong = [name for name in (*[k for k in TRANSIENT_KINDS if k.isdigit()], *NAMED_TRANSIENT)
+             if seen[name].get("returned") is not True]
+    assert not wrong, (
+        "is_transient said no (or raised) for: " + ", ".join(
+            f"{name} ({raised_type(seen[name])})" for name in wrong)
+        + "; 408, 409, 429, every 5xx, timeouts and connection errors are transient"
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
 def test_each_transient_failure_is_retried(observe):
     seen = observe("transient_kinds")
     wrong = [
-        f"{kind}: {raised_type(seen[kind])} after {seen[kind]['requests']} request(s)"
+        f"{kind}: {raised_type(seen[kind])} after {len(seen[kind]['requests'])} request(s)"
         for kind in TRANSIENT_KINDS
-        if seen[kind].get("returned") != f"recovered from {kind}" or seen[kind]["requests"] != 2
+        if seen[kind].get("returned") != SUCCESS or len(seen[kind]["requests"]) != 2
     ]
     assert not wrong, "one transient failure, then a success; expected the success after 2 " \
         "requests, got: " + "; ".join(wrong)
@@ -37,9 +192,9 @@ def test_each_transient_failure_is_retried(observe):
 @pytest.mark.item("lab01.retries-transient")
 def test_several_transient_failures_in_a_row(observe):
     seen = observe("transient_kinds")["two_in_a_row"]
-    assert seen.get("returned") == "recovered twice" and seen["requests"] == 3, (
-        f"503, 429, then a success: {raised_type(seen)} after {seen['requests']} requests; "
-        "expected the success after 3"
+    assert seen.get("returned") == SUCCESS and len(seen["requests"]) == 3, (
+        f"503, 429, then a success: {raised_type(seen)} after {len(seen['requests'])} "
+        "requests; expected the success after 3"
     )
 
 
@@ -52,15 +207,40 @@ def test_plain_function_transient_errors(observe):
     )
 
 
+@pytest.mark.item("lab01.retries-transient")
+def test_a_retry_sends_the_same_request(observe):
+    seen = observe("same_request")
+    sent = seen["sent"]
+    assert seen.get("returned") == SUCCESS and len(sent) == 2 and sent[0] == sent[1], (
+        f"messages given as an iterator, a 503, then a success: {raised_type(seen)}; the "
+        f"attempts sent {[len(m) if isinstance(m, list) else m for m in sent]} message(s): "
+        "read the messages once, and send the same ones on every attempt"
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_success_within_the_limit_is_reached(observe):
+    problems = []
+    for case, run, _twin in runs(observe, "generated", "jitter"):
+        expected = trace(case, CONTRACT_RETRIED)
+        if expected.ending != "success" or case.has_headers:
+            continue
+        if run.get("returned") != SUCCESS or len(run["requests"]) != expected.requests:
+            problems.append(f"{describe(case)}: {raised_type(run)} after "
+                            f"{len(run['requests'])} request(s); expected the success after "
+                            f"{expected.requests}")
+    assert not problems, first(problems, "transient failures, then a success the limit allows")
+
+
 # -- lab01.exponential-backoff ------------------------------------------------------------
 
 
 @pytest.mark.item("lab01.exponential-backoff")
 def test_default_waits_double_from_one_second(observe):
     seen = observe("backoff_default")
-    assert all_close(seen["gaps"], [1.0, 2.0, 4.0]), (
-        f"default policy, 4 failing attempts: gaps between requests {seconds(seen['gaps'])}; "
-        "expected 1, 2, 4 s"
+    asked = gaps_asked(seen)
+    assert len(asked) >= 3 and _all_close(asked, [min(30.0, 2.0**n) for n in range(len(asked))]), (
+        f"default policy, 4 failing attempts: waits {seconds(asked)}; expected 1, 2, 4 s"
     )
 
 
@@ -68,50 +248,101 @@ def test_default_waits_double_from_one_second(observe):
 def test_waits_follow_base_and_factor(observe):
     seen = observe("backoff_custom")
     expected = [0.25 * 3**n for n in range(5)]
-    assert all_close(seen["gaps"], expected), (
-        f"base 0.25 s, factor 3: gaps {seconds(seen['gaps'])}; expected {seconds(expected)}"
+    asked = gaps_asked(seen)
+    assert len(asked) >= 5 and _all_close(asked[:5], expected), (
+        f"base 0.25 s, factor 3: waits {seconds(asked)}; expected {seconds(expected)}"
     )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_generated_waits_below_the_cap_are_exponential(observe):
+    problems = []
+    for case, run, _twin in runs(observe, "generated", "jitter"):
+        if case.has_headers or case.settings["jitter"]:
+            continue
+        for n, wait in enumerate(gaps_asked(run)):
+            if below_cap(case, n) and not close(wait, backoff(case, n)):
+                problems.append(f"{describe(case)}: wait {n + 1} was {wait:g} s; expected "
+                                f"{backoff(case, n):g} s (base * factor ** {n})")
+                break
+            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
+                problems.append(f"{describe(case)}: wait {n + 1} was {wait:g} s; base * factor "
+                                f"** {n} has reached the cap, so expected the cap, "
+                                f"{case.settings['max_delay']:g} s: the waits stopped growing")
+                break
+    assert not problems, first(problems, "waits of base * factor ** n, up to the cap")
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_waits_go_through_the_sleep_given(observe):
+    problems = []
+    named = [(name, observe(name)) for name in ("backoff_default", "backoff_custom")]
+    generated = [(case.name, run) for case, run, _ in runs(observe, "generated", "jitter")
+                 if not case.has_headers]
+    for name, run in named + generated:
+        if process_sleeps(run):
+            problems.append(f"{name}: time.sleep({', '.join(map(str, process_sleeps(run)))}) "
+                            "was called")
+        elif not _all_close(clock_gaps(run), gaps_asked(run)):
+            problems.append(f"{name}: waits asked {seconds(gaps_asked(run))}, but the clock "
+                            f"saw gaps of {seconds(clock_gaps(run))}")
+        if problems:
+            break
+    assert not problems, first(
+        problems, "every wait must go through the sleep you are given (the grader's moves the "
+                  "clock; time.sleep would block a real program for nothing here)")
 
 
 # -- lab01.no-sleep-after-last ------------------------------------------------------------
 
 
-def _waited_after_last(seen):
-    arrivals = seen["arrivals"]
-    return bool(arrivals) and seen["ended_at"] - arrivals[-1] > TOLERANCE
+@pytest.mark.item("lab01.no-sleep-after-last")
+def test_never_more_attempts_than_the_limit(observe):
+    seen = observe("give_up")
+    counts = {name: len(seen[name]["requests"]) for name in ("five", "one",
+                                                               "limit_before_success")}
+    limits = {"five": 5, "one": 1, "limit_before_success": 3}
+    over = {name: count for name, count in counts.items() if count > limits[name]}
+    assert not over, (
+        "requests made with limits of 5, 1 and 3 attempts: "
+        f"{counts['five']}, {counts['one']}, {counts['limit_before_success']}"
+    )
+    assert seen["limit_before_success"].get("returned") != TOO_LATE, (
+        "a success that would only come on attempt 4 of 3 was reached"
+    )
+    assert seen["plain_function"]["calls"] <= 2, (
+        f"retry_call with max_attempts=2 called the function {seen['plain_function']['calls']} "
+        "times"
+    )
 
 
 @pytest.mark.item("lab01.no-sleep-after-last")
 def test_no_wait_after_the_final_attempt(observe):
-    for name, seen in observe("give_up").items():
-        if name == "plain_function":
-            continue
-        assert not _waited_after_last(seen), (
-            f"the caller got the error {seen['ended_at'] - seen['arrivals'][-1]:g} s after the "
-            "last request: a wait after the final attempt only delays the failure"
+    seen = observe("give_up")
+    for name in ("five", "one", "limit_before_success", "plain_function"):
+        run = seen[name]
+        count = len(run["requests"]) if "requests" in run else run["calls"]
+        after = sum(w for a, w, via in run["waits"]
+                    if via != "client" and a >= count and isinstance(w, (int, float)))
+        assert after <= TOLERANCE, (
+            f"the caller waited {after:g} s more after the last attempt failed: a wait after "
+            "the final attempt only delays the failure"
         )
 
 
 @pytest.mark.item("lab01.no-sleep-after-last")
-def test_never_more_attempts_than_the_limit(observe):
-    seen = observe("give_up")
-    counts = {name: seen[name]["requests"] for name in ("five", "one", "limit_before_success")}
-    assert counts == {"five": 5, "one": 1, "limit_before_success": 3}, (
-        f"requests made with limits of 5, 1 and 3 attempts: {counts['five']}, {counts['one']}, "
-        f"{counts['limit_before_success']}"
-    )
-    late = seen["limit_before_success"]
-    assert "raised" in late, "a success that would only come on attempt 4 of 3 was reached"
-
-
-@pytest.mark.item("lab01.no-sleep-after-last")
-def test_one_wait_fewer_than_attempts(observe):
-    seen = observe("give_up")
-    waits = {name: len(seen[name]["sleeps"]) for name in ("five", "one", "plain_function")}
-    assert waits == {"five": 4, "one": 0, "plain_function": 1}, (
-        f"waits with 5, 1 and 2 failing attempts: {waits['five']}, {waits['one']}, "
-        f"{waits['plain_function']}; expected 4, 0, 1"
-    )
+def test_generated_runs_stop_at_the_limit(observe):
+    problems = []
+    for case, run, _twin in runs(observe, "generated", "jitter"):
+        limit = case.settings["max_attempts"]
+        made = len(run["requests"])
+        if made > limit or run.get("returned") == TOO_LATE:
+            problems.append(f"{describe(case)}: {made} requests "
+                            f"({raised_type(run)}); the limit is {limit} attempts")
+        elif "raised" in run and asked_after_last(run) > TOLERANCE:
+            problems.append(f"{describe(case)}: a wait of {asked_after_last(run):g} s after the "
+                            "last attempt")
+    assert not problems, first(problems, "attempts and waits at the limit")
 
 
 # -- lab01.gives-up-with-last-error -------------------------------------------------------
@@ -143,32 +374,70 @@ def _gave_up_properly(seen, attempts, last_error, status):
 @pytest.mark.item("lab01.gives-up-with-last-error")
 def test_retry_error_after_all_attempts(observe):
     seen = observe("give_up")
-    problem = _gave_up_properly(seen["five"], 5, "openai.InternalServerError", 503)
-    assert not problem, f"5 attempts, five 5xx ending with a 503: {problem}"
-    problem = _gave_up_properly(seen["one"], 1, "openai.RateLimitError", 429)
-    assert not problem, f"1 attempt allowed, a 429: {problem}"
+    five = seen["five"]
+    if len(five["requests"]) == 5:
+        problem = _gave_up_properly(five, 5, "openai.InternalServerError", 503)
+        assert not problem, f"5 attempts, five 5xx ending with a 503: {problem}"
+    if len(seen["one"]["requests"]) == 1:
+        problem = _gave_up_properly(seen["one"], 1, "openai.RateLimitError", 429)
+        assert not problem, f"1 attempt allowed, a 429: {problem}"
 
 
 @pytest.mark.item("lab01.gives-up-with-last-error")
 def test_retry_error_from_plain_function(observe):
     seen = observe("give_up")["plain_function"]
-    problem = _gave_up_properly(seen, 2, "ConnectionError", None)
-    assert not problem, f"retry_call, 2 attempts, both ConnectionError: {problem}"
+    if observe("classification")["TimeoutError"].get("returned") is not True:
+        return  # TimeoutError is not retried at all: retries-transient says so
+    if seen["calls"] == 2:
+        problem = _gave_up_properly(seen, 2, "TimeoutError", None)
+        assert not problem, f"retry_call, 2 attempts, both TimeoutError: {problem}"
+
+
+@pytest.mark.item("lab01.gives-up-with-last-error")
+def test_generated_give_ups(observe):
+    retried = retried_kinds(observe)
+    problems = []
+    for case, run, _twin in runs(observe, "generated", "jitter"):
+        expected = trace(case, retried)
+        made = len(run["requests"])
+        if expected.ending != "gave-up" or made != expected.requests or case.has_headers:
+            continue
+        last = case.script[made - 1]
+        if last.kind == "ok":
+            continue
+        problem = _gave_up_properly(run, made, error_type(last.kind), status_of(last.kind))
+        if problem:
+            problems.append(f"{describe(case)}: {problem}")
+    assert not problems, first(problems, "every attempt failed")
 
 
 # -- lab01.permanent-not-retried ------------------------------------------------------------
 
 
 @pytest.mark.item("lab01.permanent-not-retried")
+def test_is_transient_says_no_to_permanent_failures(observe):
+    seen = observe("classification")
+    wrong = [name for name in (*PERMANENT_KINDS, *NAMED_PERMANENT)
+             if seen[name].get("returned") is not False]
+    assert not wrong, (
+        "is_transient did not say no for: " + ", ".join(
+            f"{name} ({raised_type(seen[name])})" for name in wrong)
+        + "; every 4xx but 408, 409 and 429, and programming errors, are permanent"
+    )
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
 def test_client_errors_raised_at_once(observe):
     seen = observe("permanent")
+    runs_ = {**{status: status for status in PERMANENT_KINDS},
+             **{f"{status}-{NOISE}": status for status in PERMANENT_KINDS}}
     wrong = [
-        f"{status}: {raised_type(seen[status])} after {seen[status]['requests']} request(s) "
-        f"and {len(seen[status]['sleeps'])} wait(s)"
-        for status, kind in PERMANENT.items()
-        if raised_type(seen[status]) != kind
-        or seen[status]["requests"] != 1
-        or seen[status]["sleeps"]
+        f"{name.replace('-' + NOISE, f' (with {NOISE}: true)')}: {raised_type(seen[name])} "
+        f"after {len(seen[name]['requests'])} request(s) and {len(seen[name]['waits'])} wait(s)"
+        for name, status in runs_.items()
+        if raised_type(seen[name]) != error_type(status)
+        or len(seen[name]["requests"]) != 1
+        or [w for w in seen[name]["waits"] if w[2] != "client"]
     ]
     assert not wrong, "a permanent error must be raised as it is after 1 request, no wait; " \
         "got: " + "; ".join(wrong)
@@ -177,41 +446,97 @@ def test_client_errors_raised_at_once(observe):
 @pytest.mark.item("lab01.permanent-not-retried")
 def test_programming_errors_raised_at_once(observe):
     seen = observe("permanent")
-    for name, kind in (("value_error", "ValueError"), ("key_error", "KeyError")):
+    for name, kind in (("value_error", "ValueError"), ("key_error", "KeyError"),
+                       ("file_not_found", "FileNotFoundError"),
+                       ("keyboard_interrupt", "KeyboardInterrupt")):
         case = seen[name]
-        assert raised_type(case) == kind and case["calls"] == 1 and not case["sleeps"], (
+        assert raised_type(case) == kind and case["calls"] == 1 and not case["waits"], (
             f"a {kind} from the function: {raised_type(case)} after {case['calls']} call(s) "
-            f"and {len(case['sleeps'])} wait(s); expected the {kind} itself after 1 call"
+            f"and {len(case['waits'])} wait(s); expected the {kind} itself after 1 call"
+            + (" (only Exception is caught: Ctrl-C must stop the program)"
+               if kind == "KeyboardInterrupt" else "")
         )
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_generated_permanent_errors(observe):
+    retried = retried_kinds(observe) - set(PERMANENT_KINDS)
+    problems = []
+    for case, run, _twin in runs(observe, "generated"):
+        expected = trace(case, retried)
+        if expected.ending != "raised" or expected.last.kind not in PERMANENT_KINDS \
+                or case.has_headers:
+            continue
+        wanted = error_type(expected.last.kind)
+        made = len(run["requests"])
+        if raised_type(run) != wanted or made != expected.requests or asked_after_last(run):
+            problems.append(f"{describe(case)}: {raised_type(run)} after {made} request(s); "
+                            f"expected {wanted} as it is after {expected.requests}, no wait")
+    assert not problems, first(problems, "a permanent error part-way")
 
 
 # -- lab01.honours-retry-after ------------------------------------------------------------
 
 
+def _server_waits(case: Case, run: dict[str, Any], twin: dict[str, Any] | None,
+                  *, exact_fallback: bool) -> list[str]:
+    """What is wrong with the waits of a run whose server asked for delays: each delay
+    asked for is waited as it is (capped), through the sleep given; with ``twin`` (the same
+    run without the headers), every other wait is the one the submission waits without
+    them (the delay replaces the backoff for that one wait, and nothing else changes)."""
+    problems = []
+    asked = gaps_asked(run)
+    gaps = clock_gaps(run)
+    fallback = gaps_asked(twin) if twin is not None else []
+    if len(asked) < len(fallback):
+        problems.append(f"{describe(case)}: {raised_type(run)} after {len(asked) + 1} "
+                        f"request(s); without the headers your code went on to "
+                        f"{len(fallback) + 1}")
+    cap = case.settings["max_delay"]
+    for n, wait in enumerate(asked):
+        attempt = case.script[n]
+        headers = ", ".join(f"{h.name}: {h.text}" for h in attempt.headers)
+        requested = attempt.requested
+        if requested is not None:
+            expected = min(requested, cap)
+            if not close(wait, expected):
+                problems.append(f"{describe(case)}: after {attempt.kind} with {headers} the wait "
+                                f"was {wait:g} s; expected {expected:g} s")
+            elif n < len(gaps) and not close(gaps[n], wait):
+                problems.append(f"{describe(case)}: after {attempt.kind} with {headers} the "
+                                f"{wait:g} s wait took {gaps[n]:g} s on the clock: wait "
+                                "with the sleep you are given, not time.sleep")
+        elif exact_fallback and n < len(fallback) and not close(wait, fallback[n]):
+            why = f"with {headers} (not a delay)" if headers else "with no delay header"
+            problems.append(f"{describe(case)}: after {attempt.kind} {why} the wait was "
+                            f"{wait:g} s; expected {fallback[n]:g} s, the wait your code makes "
+                            "there when the server asks for nothing (a server's delay replaces "
+                            "the backoff for its one wait only)")
+    return problems
+
+
 @pytest.mark.item("lab01.honours-retry-after")
 def test_server_requested_delays(observe):
-    seen = observe("retry_after")
-    assert all_close(seen["gaps"], [2.5, 7.0, 20.0, 0.3]), (
-        "retry-after-ms 2500, retry-after 7, retry-after 120 over a 20 s cap, then both "
-        f"retry-after-ms 300 and retry-after 9: gaps {seconds(seen['gaps'])}; "
-        "expected 2.5, 7, 20, 0.3 s"
-    )
-    assert seen.get("returned") == "finally", f"the final success was lost: {raised_type(seen)}"
+    seen = observe("generated")
+    problems = []
+    for case in generated_cases():
+        if case.has_headers:
+            problems += _server_waits(case, seen[case.name], seen[f"{case.name}-twin"],
+                                      exact_fallback=True)
+    assert not problems, first(
+        problems, "retry-after-ms (milliseconds, first), retry-after (seconds or an HTTP date, "
+                  "never below 0), capped; what is unreadable falls back to the backoff")
 
 
 @pytest.mark.item("lab01.honours-retry-after")
-def test_http_dates_and_values_to_ignore(observe):
-    seen = observe("retry_after_forms")
-    expected = [12.0, 0.0, 4.0, 0.0, 16.0, 20.0]
-    assert all_close(seen["gaps"], expected), (
-        "retry-after as an HTTP date 12 s ahead, a date in the past, 'soon', '0', 'inf', "
-        f"'-5' (base 1 s, factor 2, cap 20 s): gaps {seconds(seen['gaps'])}; expected "
-        f"{seconds(expected)}: a date counts from now, never below 0; '0' means retry now; "
-        "what is unreadable, infinite or negative falls back to the computed backoff"
-    )
-    assert seen.get("returned") == "after all of them", (
-        f"the final success was lost: {raised_type(seen)}"
-    )
+def test_server_delays_are_not_jittered(observe):
+    seen = observe("jitter")
+    problems = []
+    for case in jitter_cases():
+        if case.has_headers:
+            problems += _server_waits(case, seen[case.name], None, exact_fallback=False)
+    assert not problems, first(problems, "with jitter on, the delay the server asked for is "
+                                         "waited as it is (capped), not jittered")
 
 
 # -- lab01.capped-with-jitter -------------------------------------------------------------
@@ -219,67 +544,82 @@ def test_http_dates_and_values_to_ignore(observe):
 
 @pytest.mark.item("lab01.capped-with-jitter")
 def test_waits_never_exceed_the_cap(observe):
-    seen = observe("capped")
-    assert all_close(seen["gaps"], [1.0, 3.0, 9.0, 10.0, 10.0, 10.0]), (
-        f"base 1 s, factor 3, cap 10 s: gaps {seconds(seen['gaps'])}; expected 1, 3, 9, 10, 10, 10 s"
+    problems = []
+    for case, run, _twin in runs(observe, "generated", "jitter"):
+        cap = case.settings["max_delay"]
+        over = [w for n, w in enumerate(gaps_asked(run))
+                if case.script[n].requested is None and not w <= cap + TOLERANCE]
+        if over:
+            problems.append(f"{describe(case)}: a backoff wait of {over[0]:g} s")
+    assert not problems, first(problems, "no backoff wait may exceed the cap (max_delay)")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_a_huge_retry_number_is_capped(observe):
+    seen = observe("huge_retry")
+    huge, far = seen["plain"], seen["far"]
+    assert "returned" in huge and huge["returned"] == far.get("returned"), (
+        f"backoff_delay(5000, cap 45 s): {raised_type(huge)}, while backoff_delay(200) "
+        f"{raised_type(far)}; 2.0 ** 5000 overflows a float, yet the cap still applies: the "
+        "same capped wait"
+    )
+    zero = seen["zero_base"]
+    assert zero.get("returned") == 0.0, (
+        f"backoff_delay(5000) with base_delay 0: {raised_type(zero)}; expected 0 "
+        "(0 * factor ** n is 0 however large n is; the overflow must not turn it into the cap)"
+    )
+    value = seen["jittered"].get("returned")
+    assert isinstance(value, (int, float)) and 0.0 <= value <= 45.0, (
+        f"backoff_delay(5000, cap 45 s, jitter): {raised_type(seen['jittered'])}; expected a "
+        "wait in [0, 45]"
     )
 
 
-JITTER_BOUNDS = [min(5.0, 2.0**n) for n in range(5)]
+def _jittered(case: Case, run: dict[str, Any], twin: dict[str, Any],
+              rng: random.Random | None) -> str:
+    """What is wrong with a jittered run against its twin's capped backoff, or ''. With
+    ``rng`` the draws must be exactly ``rng.uniform(0, backoff)``, one per wait, in order."""
+    bounds = gaps_asked(twin)
+    asked = gaps_asked(run)
+    for n, (wait, bound) in enumerate(zip(asked, bounds)):
+        if case.script[n].requested is not None:
+            continue  # the server's delay: honours-retry-after
+        if not -TOLERANCE <= wait <= bound + TOLERANCE:
+            return (f"{describe(case)}: wait {n + 1} was {wait:g} s, outside [0, {bound:g}] "
+                    "(your capped backoff for it)")
+        if rng is not None:
+            expected = rng.uniform(0.0, bound)
+            if not close(wait, expected):
+                return (f"{describe(case)}: wait {n + 1} was {wait:g} s; expected "
+                        f"{expected:g} s, rng.uniform(0, {bound:g}) from the rng you were "
+                        "given, one draw per wait, in order")
+    return ""
 
 
 @pytest.mark.item("lab01.capped-with-jitter")
-def test_full_jitter_within_bounds(observe):
-    for run in ("first", "other"):
-        gaps = observe("jitter")[run]["gaps"]
-        assert isinstance(gaps, list) and len(gaps) == 5, f"expected 5 jittered waits, saw {gaps!r}"
-        outside = [
-            (g, b) for g, b in zip(gaps, JITTER_BOUNDS) if not -TOLERANCE <= g <= b + TOLERANCE
-        ]
-        assert not outside, "jittered waits must lie in [0, capped backoff]; " + ", ".join(
-            f"{g:g} s outside [0, {b:g}]" for g, b in outside
-        )
-        assert not all_close(gaps, JITTER_BOUNDS), "with jitter on, the waits are the plain backoff"
-
-
-@pytest.mark.item("lab01.capped-with-jitter")
-def test_full_jitter_spans_the_range(observe):
+def test_full_jitter_draws_from_the_seeded_rng(observe):
     seen = observe("jitter")
-    shares = [
-        g / b
-        for run in ("first", "other")
-        if isinstance(seen[run]["gaps"], list)
-        for g, b in zip(seen[run]["gaps"], JITTER_BOUNDS)
-        if isinstance(g, (int, float))
-    ]
-    assert any(share < 0.5 for share in shares), (
-        f"none of {len(shares)} jittered waits fell in the lower half of [0, capped backoff]: "
-        "full jitter draws the whole wait, it does not keep part of the backoff fixed"
-    )
+    problems = []
+    for case in jitter_cases():
+        twin = seen[f"{case.name}-twin"]
+        rng = None if case.has_headers else random.Random(case.seed)
+        problem = _jittered(case, seen[case.name], twin, rng)
+        if problem:
+            problems.append(problem)
+    assert not problems, first(problems, "full jitter: each wait uniform in [0, capped backoff]")
 
 
 @pytest.mark.item("lab01.capped-with-jitter")
-def test_jitter_draws_uniform_from_zero_to_the_cap(observe):
+def test_jitter_is_reproducible_and_falls_back_to_random(observe):
     seen = observe("jitter")
-    for run in ("first", "other"):
-        rng = random.Random(JITTER_SEEDS[run])
-        expected = [rng.uniform(0.0, bound) for bound in JITTER_BOUNDS]
-        assert all_close(seen[run]["gaps"], expected), (
-            f"seed {JITTER_SEEDS[run]}: gaps {seconds(seen[run]['gaps'])}; expected "
-            f"{seconds(expected)}, one rng.uniform(0, capped backoff) per wait, in order"
-        )
-
-
-@pytest.mark.item("lab01.capped-with-jitter")
-def test_jitter_comes_from_the_seeded_source(observe):
-    seen = observe("jitter")
-    assert all_close(seen["again"]["gaps"], seen["first"]["gaps"]), (
-        f"the same seed gave {seconds(seen['first']['gaps'])} then {seconds(seen['again']['gaps'])}"
-        ": draw from the rng you were given, not the global random module"
+    case = jitter_cases()[0]
+    first_run, again = gaps_asked(seen[case.name]), gaps_asked(seen["again"])
+    assert _all_close(again, first_run), (
+        f"{describe(case)} twice with the same seed (the random module reseeded in between): "
+        f"waits {seconds(first_run)}, then {seconds(again)}: draw from the rng you were given"
     )
-    assert not all_close(seen["other"]["gaps"], seen["first"]["gaps"]), (
-        "two different seeds gave the same waits: the rng you were given is not used"
-    )
+    problem = _jittered(case, seen["global"], seen[f"{case.name}-twin"], random.Random(GLOBAL_SEED))
+    assert not problem, f"jitter without an rng draws from the random module: {problem}"
 
 
 # -- lab01.single-retry-layer -------------------------------------------------------------
@@ -288,7 +628,38 @@ def test_jitter_comes_from_the_seeded_source(observe):
 @pytest.mark.item("lab01.single-retry-layer")
 def test_server_sees_exactly_the_attempts(observe):
     seen = observe("single_layer")
-    assert seen["requests"] == 3, (
-        f"3 attempts through a client left at its defaults reached the server as "
-        f"{seen['requests']} requests; expected 3"
-    )
+    for index, policy in enumerate(LAYER_POLICIES):
+        for name, options in LAYER_CLIENTS.items():
+            for call in ("plain", "timeout"):
+                run = seen[f"{index}-{name}-{call}"]
+                extra = run["client_retries"]
+                how = "complete(messages)" if call == "plain" else "complete(messages, timeout=30)"
+                assert extra == 0, (
+                    f"{len(run['requests'])} attempt(s) of yours, {how}, against a server "
+                    f"that keeps failing, through a client left with max_retries="
+                    f"{options.get('max_retries', 2)}: the client sent {extra} more "
+                    "request(s) by itself"
+                )
+                client = run["caller_client"]
+                assert client["before"] == client["after"], (
+                    f"the caller's client had max_retries={client['before']!r} and, after "
+                    f"RetryingLLM took it, {client['after']!r}: keep a copy with its retries "
+                    "off (client.with_options(max_retries=0)) and leave the caller's as it was"
+                )
+
+
+@pytest.mark.item("lab01.single-retry-layer")
+def test_no_run_is_retried_underneath(observe):
+    for scenario in ("backoff_default", "give_up", "generated"):
+        seen = observe(scenario)
+        views = [seen] if "requests" in seen else [r for r in seen.values() if "requests" in r]
+        extra = sum(run.get("client_retries", 0) for run in views)
+        assert extra == 0, (
+            f"{scenario}: the OpenAI client sent {extra} request(s) again by itself under "
+            "your retry loop: turn its retries off with with_options(max_retries=0)"
+        )
+
+
+def _all_close(actual: Any, expected: list[float]) -> bool:
+    return (isinstance(actual, list) and len(actual) == len(expected)
+            and all(close(a, e) for a, e in zip(actual, expected)))

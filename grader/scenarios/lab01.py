@@ -1,27 +1,273 @@
-"""Lab 01 scenarios: the retry layer against scripted failures, on the frozen clock."""
+"""Lab 01 scenarios: the retry layer against scripted failures, on a detached frozen clock.
+
+Every run records what the server saw (each request's arrival and outcome), every wait the
+submission asked for (through the ``sleep`` it was handed or through ``time.sleep``, and
+after how many requests), and how the call ended. The clock is detached
+(:class:`labs.kit.clock.FrozenClock`): only the handed ``sleep`` moves it, so a wait taken
+with ``time.sleep`` shows as a wait that took no time.
+
+Besides a few fixed, readable runs, most cases are generated from a seed
+(:func:`generated_cases`, :func:`jitter_cases`): policies, failure kinds, server-requested
+delays in every form the contract names, permanent errors part-way. A case with server
+delays is also run as its *twin*, the same script with the headers taken off, so that a
+check can compare a wait the server asked for with the one the submission computes by
+itself. The checks regenerate the same cases in the parent and derive what each run should
+have done from the contract; nothing here judges.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import email.utils
 import random
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
+from unittest import mock
+
+import httpx
+import openai
 
 from grader.observe import describe_error, outcome, plain, type_name
 from grader.scenarios import Registry
-from labs.kit.clock import DEFAULT_START, FrozenClock
+from labs.kit.clock import PROCESS_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
 
-SCENARIOS = Registry()
+SCENARIOS = Registry(process_clock_stopped=True)
 PROMPT = [{"role": "user", "content": "Disk is full on web-1. Sort it out."}]
+
+#: Failure kinds the contract calls transient, and those it calls permanent.
+TRANSIENT_KINDS = ("408", "409", "429", "500", "501", "502", "503", "504", "507", "599",
+                   "timeout", "connect")
+PERMANENT_KINDS = ("400", "401", "403", "404", "410", "422")
+#: The text of the reply that ends a case in success, and of one beyond the limit.
+SUCCESS = "recovered"
+TOO_LATE = "one attempt too many"
+
+
+# -- what a case is --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Header:
+    """A server-requested delay as it travels: the header, its text, and what the contract
+    says it means in seconds (None: unreadable, fall back to the computed backoff)."""
+
+    name: str
+    text: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the server does with one request: ``kind`` is ``"ok"``, an HTTP status
+    (``"503"``), ``"timeout"`` or ``"connect"``; a failure may carry delay headers."""
+
+    kind: str
+    headers: tuple[Header, ...] = ()
+    noise: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def requested(self) -> float | None:
+        """The delay the headers ask for, by the contract: ``retry-after-ms`` wins."""
+        by_name = {h.name: h.seconds for h in self.headers}
+        if by_name.get("retry-after-ms") is not None:
+            return by_name["retry-after-ms"]
+        return by_name.get("retry-after")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A policy, the server's script (one attempt per request, in order), and the seed of
+    the rng handed to the wrapper (None: no rng)."""
+
+    name: str
+    policy: tuple[tuple[str, Any], ...]
+    script: tuple[Attempt, ...]
+    seed: int | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.policy)
+
+    @property
+    def has_headers(self) -> bool:
+        return any(attempt.headers for attempt in self.script)
+
+    def twin(self, **changes: Any) -> "Case":
+        """The same script without delay headers (and with ``changes`` to the policy)."""
+        policy = {**self.settings, **changes}
+        return Case(f"{self.name}-twin", tuple(policy.items()),
+                    tuple(Attempt(a.kind, noise=a.noise) for a in self.script), self.seed)
+
+
+def _http_date(seconds_from_now: int) -> str:
+    """An HTTP date ``seconds_from_now`` after the process clock, which stands still."""
+    when = PROCESS_START + _dt.timedelta(seconds=seconds_from_now)
+    return email.utils.format_datetime(when, usegmt=True)
+
+
+#: The forms of a server-requested delay the contract names, dealt evenly (see :class:`_Deck`).
+HEADER_FORMS = ("ms", "fractional-ms", "seconds", "date", "past-date", "unreadable", "both",
+                "zero", "bad-ms")
+
+
+class _Deck:
+    """Deals the header forms in shuffled rounds, so that every form turns up."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng, self.cards = rng, []
+
+    def deal(self) -> str:
+        if not self.cards:
+            self.cards = list(HEADER_FORMS)
+            self.rng.shuffle(self.cards)
+        return self.cards.pop()
+
+
+def _header(rng: random.Random, form: str) -> tuple[Header, ...]:
+    """A server-requested delay in ``form``, as the contract names them."""
+    if form == "ms":
+        millis = rng.choice((250, 1500, 4750, 90000))
+        return (Header("retry-after-ms", _number(millis), millis / 1000),)
+    if form == "fractional-ms":
+        millis = rng.choice((2500.5, 1250.25, 333.5))
+        return (Header("retry-after-ms", _number(millis), millis / 1000),)
+    if form == "seconds":
+        seconds = rng.choice((1, 3, 7, 150))
+        return (Header("retry-after", str(seconds), float(seconds)),)
+    if form == "date":
+        seconds = rng.randint(2, 40)
+        return (Header("retry-after", _http_date(seconds), float(seconds)),)
+    if form == "past-date":
+        return (Header("retry-after", _http_date(-rng.randint(60, 86400)), 0.0),)
+    if form == "unreadable":
+        return (Header("retry-after", rng.choice(("soon", "inf", "-5", "1e999")), None),)
+    if form == "zero":
+        return (Header(rng.choice(("retry-after", "retry-after-ms")), "0", 0.0),)
+    if form == "bad-ms":
+        seconds = rng.choice((2, 6))
+        return (Header("retry-after-ms", rng.choice(("-300", "soon", "inf")), None),
+                Header("retry-after", str(seconds), float(seconds)))
+    millis = rng.choice((300, 1200))
+    return (Header("retry-after-ms", str(millis), millis / 1000),
+            Header("retry-after", str(rng.choice((9, 20))), None))
+
+
+#: A header of the server's that says nothing the contract listens to.
+NOISE = "x-should-retry"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _policy(rng: random.Random, *, jitter: bool = False) -> dict[str, Any]:
+    return {
+        "max_attempts": rng.choice((1, 2, 3, 4, 5, 6, 8, 9)),
+        "base_delay": rng.choice((0.1, 0.25, 0.5, 1.0, 2.0, 3.0)),
+        "factor": rng.choice((1.0, 1.5, 2.0, 3.0)),
+        "max_delay": rng.choice((0.5, 2.0, 5.0, 12.0, 100.0, 1000.0)),
+        "jitter": jitter,
+    }
+
+
+def _script(rng: random.Random, deck: _Deck, policy: dict[str, Any], *, headers: float,
+            permanent: float) -> tuple[Attempt, ...]:
+    """Failures (some with delay headers, some with a header the contract ignores), then a
+    success within the limit or one too late; sometimes a permanent error part-way, after
+    which nothing more is asked."""
+    limit = policy["max_attempts"]
+    failures = rng.randint(0, limit + 1)
+    script: list[Attempt] = []
+    for _ in range(failures):
+        kind = rng.choice(TRANSIENT_KINDS)
+        carries = kind.isdigit() and rng.random() < headers
+        script.append(Attempt(kind, _header(rng, deck.deal()) if carries else (),
+                              _noise(rng) if kind.isdigit() else ()))
+    if script and rng.random() < permanent:
+        cut = rng.randrange(min(len(script), limit))
+        ending = Attempt(rng.choice(PERMANENT_KINDS), noise=_noise(rng))
+        return (*script[:cut], ending, Attempt("ok"))
+    script.append(Attempt("ok"))
+    return tuple(script)
+
+
+def _noise(rng: random.Random) -> tuple[tuple[str, str], ...]:
+    """Now and then, the OpenAI server's own hint on retrying, which the contract ignores."""
+    return ((NOISE, rng.choice(("true", "false"))),) if rng.random() < 0.3 else ()
+
+
+#: The seeds the generated cases come from.
+CASES_SEED = 20260101
+JITTER_SEED = 20260202
+
+
+def generated_cases() -> list[Case]:
+    """Policies and scripts without jitter: the waits, delays, limits and endings."""
+    rng = random.Random(CASES_SEED)
+    deck = _Deck(rng)
+    cases = []
+    for number in range(40):
+        policy = _policy(rng)
+        script = _script(rng, deck, policy, headers=0.5, permanent=0.2)
+        cases.append(Case(f"case-{number + 1}", tuple(policy.items()), script))
+    for number, (base, factor) in enumerate(((0.1, 2.0), (0.05, 3.0), (0.5, 1.5))):
+        policy = {"max_attempts": 9, "base_delay": base, "factor": factor,
+                  "max_delay": 1000.0, "jitter": False}
+        script = tuple(Attempt(rng.choice(TRANSIENT_KINDS)) for _ in range(9))
+        cases.append(Case(f"long-{number + 1}", tuple(policy.items()), script + (Attempt("ok"),)))
+    return cases
+
+
+def jitter_cases() -> list[Case]:
+    """Jittered policies with seeded rngs: header-free ones failing to the limit, and a few
+    whose server asks for delays too."""
+    rng = random.Random(JITTER_SEED)
+    deck = _Deck(rng)
+    cases = []
+    for number in range(14):
+        policy = _policy(rng, jitter=True)
+        policy["max_attempts"] = rng.randint(3, 6)
+        with_headers = number >= 9
+        script = tuple(
+            Attempt(kind, _header(rng, deck.deal())
+                    if with_headers and kind.isdigit() and rng.random() < 0.6 else ())
+            for kind in (rng.choice(TRANSIENT_KINDS) for _ in range(policy["max_attempts"]))
+        ) + (Attempt("ok"),)
+        cases.append(Case(f"jitter-{number + 1}", tuple(policy.items()), script,
+                          seed=rng.randint(1, 10**6)))
+    return cases
+
+
+# -- running a case ----------------------------------------------------------------------
+
+
+def _step(attempt: Attempt, text: str) -> Step:
+    if attempt.kind == "ok":
+        return reply(text)
+    if attempt.kind == "timeout":
+        return timeout(latency=0.0)
+    if attempt.kind == "connect":
+        return connect_error()
+    headers = {h.name: h.text for h in attempt.headers}
+    return failure(int(attempt.kind), headers={**headers, **dict(attempt.noise)})
+
+
+def script_steps(script: Sequence[Attempt], limit: int) -> list[Step]:
+    """The fake server's steps for ``script`` under an attempt ``limit``: a success the
+    limit lets the caller reach answers :data:`SUCCESS`, one beyond it :data:`TOO_LATE`;
+    one more step after the script answers :data:`TOO_LATE` too."""
+    steps = [_step(attempt, SUCCESS if index < limit else TOO_LATE)
+             for index, attempt in enumerate(script)]
+    return steps + [reply(TOO_LATE)]
 
 
 def _content(completion: Any) -> Any:
-    """The reply's text; whatever else came back (None, say) is kept as plain data, so
-    that a wrapper returning something other than a completion is an observation for the
-    checks, not a crash of the whole scenario."""
+    """The reply's text; whatever else came back (None, say) is kept as plain data."""
     try:
         return plain(completion.choices[0].message.content)
     except Exception:  # noqa: BLE001 - not a completion: report what it was
@@ -41,6 +287,48 @@ def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
     return seen
 
 
+class _Waits:
+    """Every wait asked for, in order: ``[requests so far, seconds, via]``, where ``via``
+    is ``"sleep"`` (the one handed over), ``"time.sleep"``, or ``"client"`` (a
+    ``time.sleep`` of the OpenAI client's own retry loop). Requests so far counts the
+    caller's own requests, not the client's retries of them."""
+
+    def __init__(self, clock: FrozenClock, requests: Callable[[], int]) -> None:
+        self.clock, self.requests = clock, requests
+        self.seen: list[list[Any]] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.seen.append([self.requests(), plain(seconds), "sleep"])
+        self.clock.sleep(seconds)
+
+    def process_sleep(self, seconds: float) -> None:
+        caller = str(sys._getframe(1).f_globals.get("__name__", ""))  # noqa: SLF001
+        via = "client" if caller.split(".")[0] == "openai" else "time.sleep"
+        self.seen.append([self.requests(), plain(seconds), via])
+
+
+@contextmanager
+def _run(script: Sequence[Step]) -> Iterator[tuple[FakeLLM, FrozenClock, _Waits]]:
+    with FrozenClock(detached=True) as clock, \
+            FakeLLM(script, clock=clock, replay_client_retries=True) as llm:
+        waits = _Waits(clock, lambda: sum(1 for r in llm.requests if not r.client_retry))
+        # the client's own retries (a wrapper that leaves them on) must not draw from the
+        # random module a jittered run without an rng draws from
+        with mock.patch("time.sleep", waits.process_sleep), \
+                mock.patch("openai._base_client.random", random.Random(0).random):
+            yield llm, clock, waits
+
+
+def _observed(seen: dict[str, Any], llm: FakeLLM, clock: FrozenClock,
+              waits: _Waits) -> dict[str, Any]:
+    seen["requests"] = [{"at": r.at, "outcome": r.outcome} for r in llm.requests
+                        if not r.client_retry]
+    seen["client_retries"] = sum(1 for r in llm.requests if r.client_retry)
+    seen["waits"] = waits.seen
+    seen["ended_at"] = clock.elapsed()
+    return seen
+
+
 def _run_llm(
     lab: ModuleType,
     script: Sequence[Step],
@@ -49,23 +337,25 @@ def _run_llm(
     rng: random.Random | None = None,
     client_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One ``RetryingLLM.complete`` against ``script``; what the server and clock saw."""
-    with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
-        client = llm.client(**(client_options or {}))
+    """One ``RetryingLLM.complete`` against ``script``: what the server, the clock and the
+    caller saw. The client has its own retries off unless ``client_options`` say else."""
+    with _run(script) as (llm, clock, waits):
+        client = llm.client(**(client_options or {"max_retries": 0}))
 
         def complete() -> Any:
             wrapper = lab.RetryingLLM(
-                client, policy=lab.RetryPolicy(**policy), sleep=clock.sleep, rng=rng
+                client, policy=lab.RetryPolicy(**policy), sleep=waits.sleep, rng=rng
             )
             return wrapper.complete(PROMPT)
 
         seen = outcome(complete, keep=_content, describe=lambda e: _raised(e, lab))
-        seen["requests"] = len(llm.requests)
-        seen["arrivals"] = llm.arrivals()
-        seen["gaps"] = llm.gaps()
-        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
-        seen["ended_at"] = clock.elapsed()
-        return seen
+        return _observed(seen, llm, clock, waits)
+
+
+def run_case(lab: ModuleType, case: Case) -> dict[str, Any]:
+    rng = random.Random(case.seed) if case.seed is not None else None
+    return _run_llm(lab, script_steps(case.script, case.settings["max_attempts"]),
+                    case.settings, rng=rng)
 
 
 def _run_call(
@@ -79,13 +369,15 @@ def _run_call(
         calls += 1
         return effects[min(calls, len(effects)) - 1]()
 
-    with FrozenClock(patch_sleep=True) as clock:
-        seen = outcome(
-            lambda: lab.retry_call(fn, lab.RetryPolicy(**policy), sleep=clock.sleep),
-            describe=lambda e: _raised(e, lab),
-        )
+    with FrozenClock(detached=True) as clock:
+        waits = _Waits(clock, lambda: calls)
+        with mock.patch("time.sleep", waits.process_sleep):
+            seen = outcome(
+                lambda: lab.retry_call(fn, lab.RetryPolicy(**policy), sleep=waits.sleep),
+                describe=lambda e: _raised(e, lab),
+            )
         seen["calls"] = calls
-        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
+        seen["waits"] = waits.seen
         return seen
 
 
@@ -99,18 +391,54 @@ def _raise(error: BaseException) -> Callable[[], Any]:
 QUICK = {"max_attempts": 3, "base_delay": 0.5}
 
 
+# -- the scenarios -----------------------------------------------------------------------
+
+
+def _status_errors(statuses: Sequence[str]) -> dict[str, BaseException]:
+    """The errors the OpenAI client itself raises for each HTTP status, by status."""
+    errors: dict[str, BaseException] = {}
+    with FakeLLM([failure(int(s)) for s in statuses]) as llm:
+        client = llm.client(max_retries=0)
+        for status in statuses:
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)
+            except openai.APIStatusError as error:
+                errors[status] = error
+    return errors
+
+
+@SCENARIOS.scenario
+def classification(lab: ModuleType) -> dict[str, Any]:
+    """``is_transient`` asked directly about every kind of error the contract names."""
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    statuses = [kind for kind in TRANSIENT_KINDS + PERMANENT_KINDS if kind.isdigit()]
+    errors: dict[str, Callable[[], BaseException]] = {
+        **{status: (lambda e=error: e) for status, error in _status_errors(statuses).items()},
+        "openai.APITimeoutError": lambda: openai.APITimeoutError(request=request),
+        "openai.APIConnectionError": lambda: openai.APIConnectionError(request=request),
+        "httpx.ReadTimeout": lambda: httpx.ReadTimeout("slow", request=request),
+        "httpx.ConnectError": lambda: httpx.ConnectError("refused", request=request),
+        "TimeoutError": lambda: TimeoutError("slow disk"),
+        "ConnectionError": lambda: ConnectionResetError("reset by peer"),
+        "ValueError": lambda: ValueError("negative disk size"),
+        "KeyError": lambda: KeyError("service"),
+        "FileNotFoundError": lambda: FileNotFoundError(2, "No such file", "/etc/deploy.yml"),
+        "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
+    }
+    return {name: outcome(lambda make=make: plain(lab.is_transient(make())))
+            for name, make in errors.items()}
+
+
 @SCENARIOS.scenario
 def transient_kinds(lab: ModuleType) -> dict[str, Any]:
-    """One transient failure of each kind, then a success."""
-    kinds: dict[str, Step] = {str(s): failure(s) for s in (408, 409, 429, 500, 502, 503, 504)}
-    kinds["timeout"] = timeout()
-    kinds["connect"] = connect_error()
+    """Each kind of failure once, then a success, through the wrapper; two in a row; and a
+    plain function's built-in network errors through ``retry_call``."""
     seen = {
-        kind: _run_llm(lab, [step, reply(f"recovered from {kind}")], QUICK)
-        for kind, step in kinds.items()
+        kind: _run_llm(lab, script_steps([Attempt(kind), Attempt("ok")], 3), QUICK)
+        for kind in TRANSIENT_KINDS + PERMANENT_KINDS
     }
     seen["two_in_a_row"] = _run_llm(
-        lab, [failure(503), failure(429), reply("recovered twice")], {"max_attempts": 4}
+        lab, [failure(503), failure(429), reply(SUCCESS)], {"max_attempts": 4}
     )
     seen["plain_function"] = _run_call(
         lab,
@@ -121,16 +449,30 @@ def transient_kinds(lab: ModuleType) -> dict[str, Any]:
 
 
 @SCENARIOS.scenario
+def same_request(lab: ModuleType) -> dict[str, Any]:
+    """Messages handed over as a one-shot iterator, a 503, then a success: what each
+    attempt sent."""
+    with _run([failure(503), reply(SUCCESS)]) as (llm, clock, waits):
+        client = llm.client(max_retries=0)
+        seen = outcome(
+            lambda: lab.RetryingLLM(client, policy=lab.RetryPolicy(**QUICK),
+                                    sleep=waits.sleep).complete(iter(PROMPT)),
+            keep=_content, describe=lambda e: _raised(e, lab))
+        seen["sent"] = [plain(r.messages) for r in llm.requests]
+        return _observed(seen, llm, clock, waits)
+
+
+@SCENARIOS.scenario
 def backoff_default(lab: ModuleType) -> dict[str, Any]:
     """The default policy against a server that keeps failing."""
-    return _run_llm(lab, [failure(500)] * 4, {})
+    return _run_llm(lab, [failure(500)] * 4 + [reply(TOO_LATE)], {})
 
 
 @SCENARIOS.scenario
 def backoff_custom(lab: ModuleType) -> dict[str, Any]:
     """A non-default base and factor, far from any cap."""
     policy = {"max_attempts": 6, "base_delay": 0.25, "factor": 3.0, "max_delay": 1000.0}
-    return _run_llm(lab, [failure(502)] * 6, policy)
+    return _run_llm(lab, [failure(502)] * 6 + [reply(TOO_LATE)], policy)
 
 
 @SCENARIOS.scenario
@@ -139,92 +481,123 @@ def give_up(lab: ModuleType) -> dict[str, Any]:
     return {
         "five": _run_llm(
             lab,
-            [failure(500), failure(502), failure(504), failure(500), failure(503)],
+            [failure(500), failure(502), failure(504), failure(500), failure(503),
+             reply(TOO_LATE)],
             {"max_attempts": 5, "base_delay": 0.5},
         ),
-        "one": _run_llm(lab, [failure(429)], {"max_attempts": 1}),
+        "one": _run_llm(lab, [failure(429), reply(TOO_LATE)], {"max_attempts": 1}),
         "limit_before_success": _run_llm(
-            lab, [failure(500)] * 3 + [reply("too late")], {"max_attempts": 3, "base_delay": 2.0}
+            lab, [failure(500)] * 3 + [reply(TOO_LATE)], {"max_attempts": 3, "base_delay": 2.0}
         ),
         "plain_function": _run_call(
-            lab, [_raise(ConnectionError("down"))] * 2 + [lambda: "late"], {"max_attempts": 2}
+            lab, [_raise(TimeoutError("slow")), _raise(TimeoutError("still slow")),
+                  lambda: "late"],
+            {"max_attempts": 2},
         ),
     }
 
 
 @SCENARIOS.scenario
 def permanent(lab: ModuleType) -> dict[str, Any]:
-    """Errors no retry can cure, from the server and from the code itself."""
+    """Errors no retry can cure, from the server and from the code itself, and Ctrl-C."""
     seen = {
-        str(status): _run_llm(lab, [failure(status), reply("should not be asked")], QUICK)
-        for status in (400, 401, 403, 404, 422)
+        status: _run_llm(lab, [failure(int(status)), reply("should not be asked")], QUICK)
+        for status in PERMANENT_KINDS
     }
+    seen.update({
+        f"{status}-{NOISE}": _run_llm(
+            lab, [failure(int(status), headers={NOISE: "true"}), reply("should not be asked")],
+            QUICK)
+        for status in PERMANENT_KINDS
+    })
     seen["value_error"] = _run_call(
         lab, [_raise(ValueError("negative disk size")), lambda: "no"], QUICK
     )
     seen["key_error"] = _run_call(lab, [_raise(KeyError("service")), lambda: "no"], QUICK)
+    seen["file_not_found"] = _run_call(
+        lab, [_raise(FileNotFoundError(2, "No such file", "/etc/deploy.yml")), lambda: "no"], QUICK)
+    seen["keyboard_interrupt"] = _run_call(lab, [_raise(KeyboardInterrupt()), lambda: "no"],
+                                           QUICK)
     return seen
 
 
 @SCENARIOS.scenario
-def retry_after(lab: ModuleType) -> dict[str, Any]:
-    """The server says how long to wait, in milliseconds, seconds, too long, or both."""
-    script = [
-        failure(429, retry_after_ms=2500),
-        failure(503, retry_after=7),
-        failure(429, retry_after=120),
-        failure(429, retry_after_ms=300, retry_after=9),
-        reply("finally"),
-    ]
-    return _run_llm(lab, script, {"max_attempts": 5, "base_delay": 1.0, "max_delay": 20.0})
-
-
-def _http_date(seconds_from_start: float) -> str:
-    """An HTTP date (RFC 9110) ``seconds_from_start`` after the frozen clock's start."""
-    when = DEFAULT_START + _dt.timedelta(seconds=seconds_from_start)
-    return email.utils.format_datetime(when, usegmt=True)
-
-
-@SCENARIOS.scenario
-def retry_after_forms(lab: ModuleType) -> dict[str, Any]:
-    """``retry-after`` as an HTTP date (ahead, then past), and values to ignore: unreadable,
-    infinite, negative; and a plain zero, which is an answer (retry now)."""
-    script = [
-        failure(503, retry_after=_http_date(12)),
-        failure(503, retry_after=_http_date(-86400)),
-        failure(503, retry_after="soon"),
-        failure(503, retry_after="0"),
-        failure(503, retry_after="inf"),
-        failure(503, retry_after="-5"),
-        reply("after all of them"),
-    ]
-    return _run_llm(lab, script, {"max_attempts": 7, "base_delay": 1.0, "max_delay": 20.0})
-
-
-@SCENARIOS.scenario
-def capped(lab: ModuleType) -> dict[str, Any]:
-    """Backoff that would grow past the cap."""
-    policy = {"max_attempts": 7, "base_delay": 1.0, "factor": 3.0, "max_delay": 10.0}
-    return _run_llm(lab, [failure(500)] * 7, policy)
-
-
-#: The seed of each run of the ``jitter`` scenario.
-JITTER_SEEDS = {"first": 2024, "again": 2024, "other": 77}
+def generated(lab: ModuleType) -> dict[str, Any]:
+    """Every generated case, and the twin of each one that carries delay headers."""
+    seen = {}
+    for case in generated_cases():
+        seen[case.name] = run_case(lab, case)
+        if case.has_headers:
+            seen[f"{case.name}-twin"] = run_case(lab, case.twin())
+    return seen
 
 
 @SCENARIOS.scenario
 def jitter(lab: ModuleType) -> dict[str, Any]:
-    """Full jitter: the same seed twice (with the global random module disturbed in
-    between), then another seed."""
-    policy = {"max_attempts": 6, "base_delay": 1.0, "factor": 2.0, "max_delay": 5.0, "jitter": True}
-    runs = {}
-    for disturbance, (name, seed) in enumerate(JITTER_SEEDS.items(), 1):
-        random.seed(disturbance)
-        runs[name] = _run_llm(lab, [failure(500)] * 6, policy, rng=random.Random(seed))
-    return runs
+    """Jittered cases with their seeded rngs, each with its twin without jitter (and
+    without headers); the same seed twice with the global random module disturbed in
+    between; and a jittered policy without an rng, drawing from the seeded random module."""
+    seen = {}
+    for case in jitter_cases():
+        seen[case.name] = run_case(lab, case)
+        seen[f"{case.name}-twin"] = run_case(lab, case.twin(jitter=False))
+    first = jitter_cases()[0]
+    random.seed(99)
+    seen["again"] = run_case(lab, first)
+    random.seed(GLOBAL_SEED)
+    seen["global"] = run_case(lab, replace(first, seed=None))
+    return seen
+
+
+#: The seed the random module is given before a jittered run without an rng.
+GLOBAL_SEED = 4242
+
+
+@SCENARIOS.scenario
+def huge_retry(lab: ModuleType) -> dict[str, Any]:
+    """``backoff_delay`` for retry numbers far past any float's range."""
+    plain_policy = lab.RetryPolicy(max_attempts=5, base_delay=1.0, factor=2.0, max_delay=45.0)
+    jittered = lab.RetryPolicy(max_attempts=5, base_delay=1.0, factor=2.0, max_delay=45.0,
+                               jitter=True)
+    return {
+        "plain": outcome(lambda: plain(lab.backoff_delay(5000, plain_policy))),
+        "far": outcome(lambda: plain(lab.backoff_delay(200, plain_policy))),
+        "jittered": outcome(lambda: plain(lab.backoff_delay(5000, jittered,
+                                                            random.Random(7)))),
+        "zero_base": outcome(lambda: plain(lab.backoff_delay(
+            5000, lab.RetryPolicy(base_delay=0.0, max_delay=45.0)))),
+    }
+
+
+#: The scripts and policies of the single-layer scenario, and the client options tried.
+LAYER_POLICIES = ({"max_attempts": 3, "base_delay": 0.5}, {"max_attempts": 1},
+                  {"max_attempts": 2, "base_delay": 0.25})
+LAYER_CLIENTS = {"default": {}, "five": {"max_retries": 5}}
 
 
 @SCENARIOS.scenario
 def single_layer(lab: ModuleType) -> dict[str, Any]:
-    """A client left with its default retries (max_retries=2) handed to the wrapper."""
-    return _run_llm(lab, [failure(500)] * 12, {"max_attempts": 3, "base_delay": 0.5})
+    """A failing server, through clients left with retries of their own (the default, 2,
+    and 5), with and without a per-call option: whether the client sent any request again
+    by itself, and whether the caller's client was changed."""
+    seen = {}
+    for index, policy in enumerate(LAYER_POLICIES):
+        for name, options in LAYER_CLIENTS.items():
+            for call, extra in (("plain", {}), ("timeout", {"timeout": 30.0})):
+                seen[f"{index}-{name}-{call}"] = _layer_run(lab, policy, options, extra)
+    return seen
+
+
+def _layer_run(lab: ModuleType, policy: dict[str, Any], options: dict[str, Any],
+               extra: dict[str, Any]) -> dict[str, Any]:
+    with _run([failure(500)] * 24) as (llm, clock, waits):
+        client = llm.client(**options)
+        before = client.max_retries
+
+        def complete() -> Any:
+            wrapper = lab.RetryingLLM(client, policy=lab.RetryPolicy(**policy), sleep=waits.sleep)
+            return wrapper.complete(PROMPT, **extra)
+
+        seen = outcome(complete, keep=_content, describe=lambda e: _raised(e, lab))
+        seen["caller_client"] = {"before": plain(before), "after": plain(client.max_retries)}
+        return _observed(seen, llm, clock, waits)

@@ -1,8 +1,9 @@
 """What a mutant is: the reference solution with one typical mistake made in it.
 
 A :class:`Mutant` is the reference solution ``solutions/<module>.py`` with a few exact text
-replacements, named after the mistake a student would make and tied to the checklist item
-the grader must then mark not done. :func:`materialise` writes one into a folder as a
+replacements, named after the mistake a student would make and tied to the exact set of
+checklist items the grader must then mark not done: every item whose contract the mistake
+breaks, and no other (failing one more is a mis-blame, a defect of the check). :func:`materialise` writes one into a folder as a
 submission; an edit whose ``old`` text is not found exactly once is an error, so a mutant
 cannot silently stop mutating when the solution changes.
 """
@@ -10,7 +11,7 @@ cannot silently stop mutating when the solution changes.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,23 @@ class StaleMutant(LookupError):
 @dataclass(frozen=True)
 class Mutant:
     """The solution of ``lab`` with ``edits`` applied: the mistake ``name`` (kebab-case),
-    which the grader must mark not done on ``item``; ``why`` is the student's reasoning."""
+    which the grader must mark not done on exactly ``items``; ``why`` is the student's
+    reasoning."""
 
     lab: str
     name: str
-    item: str
+    items: frozenset[str]
     why: str
     edits: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.items) - set(LABS_BY_ID[self.lab].item_ids)
+        if not self.items or unknown:
+            raise ValueError(
+                f"mutant {self.lab}/{self.name}: needs a non-empty set of {self.lab}'s items, "
+                f"got unknown {sorted(unknown)}" if unknown else
+                f"mutant {self.lab}/{self.name}: names no item"
+            )
 
     @property
     def module(self) -> str:
@@ -72,9 +83,11 @@ def materialise(mutant: Mutant, folder: Path) -> Path:
 
 
 def mutants_of(lab: str) -> Callable[..., Mutant]:
-    """A maker of ``lab``'s mutants: ``make(name, item, why, *edits)``."""
+    """A maker of ``lab``'s mutants: ``make(name, items, why, *edits)``, where ``items`` is
+    one item id or a collection of them: exactly the items the mistake must fail."""
 
-    def make(name: str, item: str, why: str, *edits: tuple[str, str]) -> Mutant:
-        return Mutant(lab, name, item, why, edits)
+    def make(name: str, items: str | Iterable[str], why: str, *edits: tuple[str, str]) -> Mutant:
+        wanted = frozenset((items,) if isinstance(items, str) else items)
+        return Mutant(lab, name, wanted, why, edits)
 
     return make
