@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from grader.checks.expect import close, raised_type
@@ -69,10 +71,20 @@ def test_result_and_error_are_recorded(observe):
     )
     final = failure["history"][-1] if failure["history"] else {}
     error = final.get("error")
-    assert isinstance(error, str) and "disk is busy" in error and final.get("result") is None, (
+    assert error == "ToolFailure: disk is busy" and final.get("result") is None, (
         f"the failed task holds error={error!r}, result={final.get('result')!r}; expected the "
         "error's type and message ('ToolFailure: disk is busy')"
     )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_the_work_gets_the_running_task(observe):
+    seen = observe("lifecycle")["success"]
+    given = seen["work_given"]
+    assert isinstance(given, dict) and given.get("state") == "running" \
+        and given.get("user_input") == "Free disk (success)", (
+            f"the work was handed {given!r}; expected the task as claimed: running"
+        )
 
 
 @pytest.mark.item("lab02.task-lifecycle")
@@ -130,6 +142,17 @@ def test_completed_task_returns_the_stored_result(observe):
 
 
 @pytest.mark.item("lab02.completed-not-rerun")
+def test_an_empty_result_is_a_result(observe):
+    seen = observe("completed_rerun")["empty_result"]
+    calls = [raised_type(call) for call in seen["calls"]]
+    assert seen["work_runs"] == 1 and all(c.get("returned") == "" for c in seen["calls"]), (
+        f"a task whose work returned '' executed three times: the work ran "
+        f"{seen['work_runs']} time(s), the calls {calls}; expected one run and '' each time "
+        "(completed is the state, not a non-empty result)"
+    )
+
+
+@pytest.mark.item("lab02.completed-not-rerun")
 def test_completed_task_is_left_as_it_is(observe):
     seen = observe("completed_rerun")
     written = seen["saves_after_again"] - seen["saves_after_first"]
@@ -172,7 +195,10 @@ def _tool_replies(run):
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_repeated_deploy_runs_once(observe):
-    run = observe("tool_dedup")["sequential"]
+    seen = observe("tool_dedup")
+    if not seen["same_key"]["sequential"]:
+        return  # your idempotency_key tells the two calls apart: key-is-deterministic says so
+    run = seen["sequential"]
     assert "raised" not in run, f"the agent run raised {raised_type(run)}"
     deploys = run["calls"].get("apply_deploy", 0)
     assert deploys == 1 and run["deployed"] == ["web@2.4.1"], (
@@ -189,7 +215,10 @@ def test_repeated_deploy_runs_once(observe):
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_same_call_twice_in_one_reply_runs_once(observe):
-    run = observe("tool_dedup")["parallel"]
+    seen = observe("tool_dedup")
+    if not seen["same_key"]["parallel"]:
+        return  # your idempotency_key tells the two calls apart: key-is-deterministic says so
+    run = seen["parallel"]
     assert "raised" not in run, f"the agent run raised {raised_type(run)}"
     cleans = run["calls"].get("clean_logs", 0)
     replies = _tool_replies(run)
@@ -201,15 +230,36 @@ def test_same_call_twice_in_one_reply_runs_once(observe):
 
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_every_side_effect_runs_once(observe):
+    seen = observe("tool_dedup")
+    if not seen["same_key"]["every_tool"]:
+        return  # your idempotency_key tells these calls apart: key-is-deterministic says so
+    run = seen["every_tool"]
+    assert "raised" not in run, f"the agent run raised {raised_type(run)}"
+    calls = {tool: run["calls"].get(tool, 0) for tool in ("build_config", "apply_deploy",
+                                                          "clean_logs")}
+    replies = _tool_replies(run)
+    pairs = (("call_b1", "call_b2"), ("call_b3", "call_b5"), ("call_b4", "call_b6"))
+    differ = [pair for pair in pairs if replies.get(pair[0]) != replies.get(pair[1])
+              or replies.get(pair[0]) is None]
+    assert calls == {"build_config": 1, "apply_deploy": 1, "clean_logs": 1} and not differ, (
+        f"the model asked twice each for build_config, apply_deploy and clean_logs: they ran "
+        f"{calls}; replies that differ: {differ}; every side-effecting tool runs once, and "
+        "the repeat gets the first call's reply as it was"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_read_only_tools_are_not_cached(observe):
     seen = observe("tool_dedup")
     reads = (seen["sequential"]["calls"].get("check_status", 0),
              seen["parallel"]["calls"].get("check_disk", 0))
-    after = _tool_replies(seen["parallel"]).get("call_d4")
-    assert reads == (2, 2) and after == "Disk Usage: 75% (OK). Large folder: /var/log", (
+    replies = _tool_replies(seen["parallel"])
+    before, after = replies.get("call_d1"), replies.get("call_d4")
+    assert reads == (2, 2) and after is not None and after != before, (
         f"check_status ran {reads[0]} and check_disk {reads[1]} of 2 times each; the check "
-        f"after the clean said {after!r}. Read-only tools run every time, or the agent sees "
-        "the disk as it was before the clean"
+        f"after the clean said {after!r}, as the one before it did. Read-only tools run every "
+        "time, or the agent sees the disk as it was before the clean"
     )
 
 
@@ -259,18 +309,75 @@ def test_canonical_arguments_agree(observe):
     )
 
 
-@pytest.mark.item("lab02.key-is-deterministic")
+@pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_executor_keys_by_task_and_arguments(observe):
     seen = observe("key_determinism")
     executor = seen["executor"]
     deployed = executor.get("returned")
-    assert deployed == ["web@2.4.1", "web@2.4.2", "web@2.4.1"], (
-        f"task-7 deploys 2.4.1, then 2.4.2, task-8 deploys 2.4.1, then task-7 repeats 2.4.1: "
-        f"the tools deployed {deployed if deployed is not None else raised_type(executor)}; "
-        "expected 2.4.1, 2.4.2, 2.4.1 (another version or task is another call, a repeat is not)"
+    keys = seen.get("returned")
+    if keys is None or not seen["key_repeatable"] \
+            or any(keys["same_as_base"][n] for n in ("other_args", "other_task")):
+        return  # your keys do not tell these calls apart: key-is-deterministic says so
+    assert isinstance(deployed, list) and deployed[:3] == ["web@2.4.1", "web@2.4.2", "web@2.4.1"], (
+        f"task-7 deploys 2.4.1, then 2.4.2, then task-8 deploys 2.4.1: the tools deployed "
+        f"{deployed if deployed is not None else raised_type(executor)}; expected all three "
+        "(another version or another task is another call)"
     )
     assert seen["executor_uses_the_key"], (
         "IdempotentTools did not store the call under idempotency_key(task_id, name, arguments)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_executor_runs_a_repeat_once(observe):
+    seen = observe("key_determinism")
+    deployed = seen["executor"].get("returned")
+    if not seen["repeat_same_key"] or not isinstance(deployed, list) or len(deployed) < 3:
+        return  # the keys, or the separate calls, are checked elsewhere
+    assert deployed == ["web@2.4.1", "web@2.4.2", "web@2.4.1"], (
+        f"after task-7 deployed 2.4.1 (and 2.4.2, and task-8 2.4.1), task-7 asked for 2.4.1 "
+        f"again with its keys in another order: the tools deployed {deployed}; the repeat "
+        "should get the first call's result"
+    )
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_generated_arguments_in_every_form(observe):
+    seen = observe("generated_keys")
+    from grader.scenarios.lab02 import argument_forms
+    problems = []
+    for number, (case, got) in enumerate(zip(argument_forms(), seen["cases"]), 1):
+        texts = [c.get("returned") for c in got["canonical"]]
+        keys = [k.get("returned") for k in got["keys"]]
+        shown = json.dumps(case["value"], ensure_ascii=False)
+        if not all(type(x) is str and x for x in texts + keys):
+            problems.append(f"arguments {shown}: canonical_arguments or idempotency_key "
+                            f"gave {texts + keys} (raised or not a str)")
+        elif len(set(texts)) != 1 or len(set(keys)) != 1:
+            problems.append(f"arguments {shown}, written as {case['forms'][0]!r} and "
+                            f"{case['forms'][1]!r} and as a mapping: "
+                            f"{len(set(texts))} canonical text(s), {len(set(keys))} key(s); "
+                            "expected one (key order and spacing at every depth do not matter)")
+        elif got["neighbour_key"].get("returned") in keys or \
+                got["neighbour_canonical"].get("returned") in texts:
+            problems.append(f"arguments {shown} and "
+                            f"{json.dumps(case['neighbour'], ensure_ascii=False)} got the same "
+                            "canonical text or key: they are other arguments")
+        if problems:
+            break
+    assert not problems, problems[0]
+    empty = seen["empty"]
+    texts = [c.get("returned") for c in empty["canonical"]]
+    keys = [k.get("returned") for k in empty["keys"]]
+    assert len(set(map(str, texts))) == 1 and len(set(map(str, keys))) == 1 \
+        and all(type(k) is str for k in keys), (
+            f"no arguments, written '', '{{}}' and {{}}: canonical texts {texts}, keys "
+            f"{len(set(map(str, keys)))} distinct; an empty arguments text means no arguments"
+        )
+    run_together = [k.get("returned") for k in seen["run_together"]]
+    assert len(set(map(str, run_together))) == len(run_together), (
+        "the calls (task-7, apply_deploy), (task-7apply, _deploy), (task-, 7apply_deploy) and "
+        "(task-7a, pply_deploy) share a key: keep the parts apart"
     )
 
 
@@ -295,9 +402,33 @@ def test_key_reused_with_other_params_is_a_conflict(observe):
 def test_conflict_leaves_the_first_record(observe):
     seen = observe("params_mismatch")
     third = seen["calls"][2]
-    assert third.get("returned") == "refunded 10 EUR" and seen["record_params"] == "refund:10", (
-        f"after the conflict, the original request again got {raised_type(third)} and the key "
-        f"holds params {seen['record_params']!r}; expected the stored 10 EUR result, unchanged"
+    conflict = third.get("raised", {}).get("expected_type")
+    assert not conflict and seen["runs"] == [10] and seen["record_params"] == "refund:10", (
+        f"after the conflict, the original request (refund:10) again got {raised_type(third)}; "
+        f"the refunds that ran: {seen['runs']}; the key holds params "
+        f"{seen['record_params']!r}: the conflict must leave the first record as it was"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_first_params_empty_still_conflict(observe):
+    first, second = observe("params_mismatch")["empty_first"]
+    assert "returned" in first and second.get("raised", {}).get("expected_type"), (
+        f"a key first used with params '' (no arguments), then with '{{\"force\":true}}': "
+        f"{raised_type(first)}, then {raised_type(second)}; expected your IdempotencyConflict "
+        "the second time (empty params are params too)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_finished_key_returns_its_result(observe):
+    seen = observe("params_mismatch")
+    third = seen["calls"][2]
+    if third.get("raised", {}).get("expected_type"):
+        return  # a conflict on the same params: params-mismatch-conflict says so
+    assert third.get("returned") == "refunded 10 EUR" and seen["runs"] == [10], (
+        f"run_once(idem-42, refund:10) after it had run: {raised_type(third)}, the refunds "
+        f"that ran: {seen['runs']}; expected the stored result, without running again"
     )
 
 
@@ -312,12 +443,10 @@ def test_failed_action_runs_again(observe):
     assert first.get("raised", {}).get("expected_type"), (
         f"an action raising ToolFailure: run_once {shown[0]}; expected the ToolFailure itself"
     )
-    assert second.get("returned") == "charged on attempt 2" and seen["attempts"] == 2, (
-        f"after one failure, the same key and params: {shown[1]} with {seen['attempts']} "
-        "attempt(s) in all; expected the action to run again and succeed"
-    )
-    assert third.get("returned") == "charged on attempt 2", (
-        f"once it succeeded, the same key again: {shown[2]}; expected the stored result"
+    after = seen["attempts_after"]
+    assert second.get("returned") == "charged on attempt 2" and after[1] == 2, (
+        f"after one failure, the same key and params: {shown[1]} with {after[1]} attempt(s) "
+        "so far; expected the action to run again and succeed"
     )
 
 
@@ -415,4 +544,27 @@ def test_a_task_claimed_elsewhere_is_not_run(observe):
             f"{name.replace('_', ' ')}: {raised_type(case)}, the work ran "
             f"{case['work_runs']} time(s), {case['saves']} save(s); expected {wanted}, no "
             "work and no save"
+        )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_a_key_still_running_is_in_progress(observe):
+    seen = observe("key_in_progress")
+    same = seen["same"]
+    assert same.get("raised", {}).get("expected_type") and seen["runs"] == 0, (
+        f"run_once on a key whose operation is still running (same params): "
+        f"{raised_type(same)}, the action ran {seen['runs']} time(s); expected your "
+        "KeyInProgress and no run"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_other_params_on_a_running_key_conflict(observe):
+    seen = observe("key_in_progress")
+    other = seen["other"]
+    assert other.get("raised", {}).get("expected_type") and seen["record"] == {
+        "params": "restart:web", "done": False}, (
+            f"run_once with other params on a key still running: {raised_type(other)}; the "
+            f"key holds {seen['record']}; expected your IdempotencyConflict, the record "
+            "left as it was"
         )

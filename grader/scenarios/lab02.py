@@ -1,10 +1,18 @@
-"""Lab 02 scenarios: tasks and idempotency keys, alone, in the agent loop, and in a race."""
+"""Lab 02 scenarios: tasks and idempotency keys, alone, in the agent loop, and in a race.
+
+The clocks are detached (:class:`labs.kit.clock.FrozenClock`): the ``now`` handed to the
+submission reads a clock of its own, while ``time.time()`` and ``datetime.now()`` stand
+still a month earlier, so a timestamp taken from the wrong clock shows. Argument texts and
+calls for the keys are also generated from a seed (:func:`argument_forms`), so that the
+checks can say what the contract makes of each one.
+"""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
 import itertools
+import json
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +29,7 @@ from labs.kit.keystore import KeyRecord, MemoryKeyStore
 from labs.kit.race import LinedUpKeyStore, LinedUpTaskStore, race
 from labs.kit.tasks import MemoryTaskStore, Task, TaskState
 
-SCENARIOS = Registry()
+SCENARIOS = Registry(process_clock_stopped=True)
 #: Rounds of the race: each one is decided by the rendezvous, so a few are plenty.
 RACE_ROUNDS = 25
 #: Real seconds a racing thread may take before the round counts as hung.
@@ -57,11 +65,13 @@ class _Work:
                  error: Exception | None = None) -> None:
         self.clock, self.seconds, self.result, self.error = clock, seconds, result, error
         self.runs = 0
+        self.given: Any = None
         self._lock = threading.Lock()
 
     def __call__(self, task: Task) -> str:
         with self._lock:
             self.runs += 1
+            self.given = _task(task)
         if self.clock is not None:
             self.clock.advance(self.seconds)
         else:
@@ -76,7 +86,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
     """A task created, claimed after 5 s, worked on for 42 s; another one failing after 7 s;
     two tasks created in the same frozen instant."""
     seen: dict[str, Any] = {}
-    with FrozenClock() as clock:
+    with FrozenClock(detached=True) as clock:
         t0 = clock.now()
         seen["t0"] = t0
         for name, work in (
@@ -98,6 +108,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "created": created,
                 "executed": executed,
                 "work_runs": work.runs,
+                "work_given": work.given,
                 "history": [_task(t) for t in store.history(task_id)] if task_id else [],
                 "saves": len(store.saves),
             }
@@ -116,7 +127,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
 @SCENARIOS.scenario
 def completed_rerun(lab: ModuleType) -> dict[str, Any]:
     """A task executed, then executed twice more."""
-    with FrozenClock() as clock:
+    with FrozenClock(detached=True) as clock:
         store = MemoryTaskStore()
         task = Task(id="task-report-17", user_input="Summarise the incident",
                     created_at=clock.now(), updated_at=clock.now())
@@ -129,6 +140,13 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
             outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now))
             for _ in range(2)
         ]
+        empty_store = MemoryTaskStore()
+        quiet = Task(id="task-quiet-3", user_input="Rotate the logs, say nothing",
+                     created_at=clock.now(), updated_at=clock.now())
+        empty_store.save(quiet)
+        silent = _Work(clock, 2.0, "")
+        empty = [outcome(lambda: lab.execute_task(empty_store, quiet.id, silent, now=clock.now))
+                 for _ in range(3)]
         return {
             "first": first,
             "again": again,
@@ -136,13 +154,14 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
             "saves_after_first": saves_after_first,
             "saves_after_again": len(store.saves),
             "final": _task(store.get(task.id)),
+            "empty_result": {"calls": empty, "work_runs": silent.runs},
         }
 
 
 @SCENARIOS.scenario
 def unknown_task(lab: ModuleType) -> dict[str, Any]:
     """Executing an id no task has, in a store that holds another task."""
-    with FrozenClock() as clock:
+    with FrozenClock(detached=True) as clock:
         store = MemoryTaskStore()
         store.save(Task(id="task-known-1", user_input="x", created_at=clock.now(),
                         updated_at=clock.now()))
@@ -178,7 +197,7 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
     """A task another executor is running; one it claims (and, once, completes) between
     this executor's read and its claim; a failed task executed again."""
     seen: dict[str, Any] = {}
-    with FrozenClock() as clock:
+    with FrozenClock(detached=True) as clock:
         pending = Task(id="task-claimed-1", user_input="rotate the logs on web-1",
                        created_at=clock.now(), updated_at=clock.now())
         running = Task(id=pending.id, user_input=pending.user_input, state=TaskState.RUNNING,
@@ -217,7 +236,7 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
 def _agent_run(lab: ModuleType, task_id: str, script: list[Any]) -> dict[str, Any]:
     """The kit's agent loop with the submission's IdempotentTools as its tool executor."""
     tools = DevOpsTools()
-    with FrozenClock() as clock, FakeLLM(script, clock=clock) as llm:
+    with FrozenClock(detached=True) as clock, FakeLLM(script, clock=clock) as llm:
         messages = start_messages("Deploy web 2.4.1 and make sure the disk has room.")
 
         def run() -> str:
@@ -257,9 +276,39 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
         reply(tool_calls=[tool_call("check_disk", id="call_d4")]),
         reply("disk at 75%"),
     ]
+    def same_key(task_id: str, tool: str, first: str, second: str) -> Any:
+        keys = [outcome(lambda a=a: plain(lab.idempotency_key(task_id, tool, a)))
+                for a in (first, second)]
+        return keys[0] == keys[1] and "returned" in keys[0]
+
+    every_tool = [
+        reply(tool_calls=[tool_call("build_config", {"service": "api", "version": "1.2"},
+                                    id="call_b1")]),
+        reply(tool_calls=[tool_call("build_config", '{"version": "1.2", "service": "api"}',
+                                    id="call_b2")]),
+        reply(tool_calls=[tool_call("apply_deploy", {"service": "api", "version": "1.2"},
+                                    id="call_b3"),
+                          tool_call("clean_logs", "", id="call_b4")]),
+        reply(tool_calls=[tool_call("apply_deploy", '{"service":"api","version":"1.2"}',
+                                    id="call_b5"),
+                          tool_call("clean_logs", "", id="call_b6")]),
+        reply("api is on 1.2"),
+    ]
     return {
         "sequential": _agent_run(lab, "task-deploy-web", sequential),
         "parallel": _agent_run(lab, "task-disk-web", parallel),
+        "every_tool": _agent_run(lab, "task-api", every_tool),
+        "same_key": {
+            "sequential": same_key("task-deploy-web", "apply_deploy", json.dumps(deploy),
+                                   '{ "version" : "2.4.1",  "service": "web" }'),
+            "parallel": same_key("task-disk-web", "clean_logs", "{}", " { } "),
+            "every_tool": all(same_key("task-api", tool, first, second) for tool, first, second in (
+                ("build_config", '{"service": "api", "version": "1.2"}',
+                 '{"version": "1.2", "service": "api"}'),
+                ("apply_deploy", '{"service": "api", "version": "1.2"}',
+                 '{"service":"api","version":"1.2"}'),
+                ("clean_logs", "", ""))),
+        },
     }
 
 
@@ -302,6 +351,7 @@ def key_determinism(lab: ModuleType) -> dict[str, Any]:
         return {"base": base, **variants}
 
     def observe() -> dict[str, Any]:
+        # the process clock itself moves here: a key built from time.time() changes
         with FrozenClock() as clock:
             random.seed(11)
             first = keys()
@@ -336,7 +386,151 @@ def key_determinism(lab: ModuleType) -> dict[str, Any]:
     seen["executor"] = outcome(executor_runs)
     expected_key = outcome(lambda: lab.idempotency_key("task-7", "apply_deploy", args))
     seen["executor_uses_the_key"] = plain(expected_key.get("returned")) in store.keys()
+    repeat = outcome(lambda: lab.idempotency_key("task-7", "apply_deploy",
+                                                 '{"version":"2.4.1","service":"web"}'))
+    seen["repeat_same_key"] = "returned" in repeat and repeat == expected_key
+    again = outcome(lambda: lab.idempotency_key("task-7", "apply_deploy", args))
+    seen["key_repeatable"] = "returned" in again and again == expected_key
     return seen
+
+
+#: The seed the generated arguments come from.
+ARGUMENTS_SEED = 2402
+
+
+def _value(rng: random.Random, depth: int = 0) -> Any:
+    """A JSON value: nested objects and arrays, strings with spaces and punctuation,
+    numbers, booleans, null."""
+    kind = rng.choice(("object", "object", "array", "hosts", "text", "number", "flag")
+                      if depth < 3 else ("hosts", "text", "number", "flag"))
+    if kind == "object":
+        return {rng.choice(("service", "version", "path", "replicas", "tags", "env", "note",
+                            "dry_run", "ä-key", "limits"))
+                + ("" if rng.random() < 0.7 else f"_{n}"): _value(rng, depth + 1)
+                for n in range(rng.randint(1, 4))}
+    if kind == "array":
+        return [_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "hosts":
+        return rng.sample(["web-1", "web-2", "db-1", "cache-1"], rng.randint(2, 3))
+    if kind == "text":
+        return rng.choice(("web", "web 2", "a, b: c", "/var/log", "canary {blue}", "grüße",
+                           " padded ", ""))
+    if kind == "number":
+        return rng.choice((0, 3, -1, 250, 2.5, 10**12))
+    return rng.choice((True, False, None))
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    """The same value with every object's keys in another order, at every depth."""
+    if isinstance(value, dict):
+        keys = list(value)
+        rng.shuffle(keys)
+        return {key: _shuffled(value[key], rng) for key in keys}
+    if isinstance(value, list):
+        return [_shuffled(item, rng) for item in value]
+    return value
+
+
+def _written(value: Any, rng: random.Random) -> str:
+    """``value`` as JSON text in some key order and spacing (escaped or not)."""
+    indent = rng.choice((None, None, 1, 4))
+    separators = rng.choice(((",", ":"), (", ", ": "), (" , ", " : ")))
+    text = json.dumps(_shuffled(value, rng), indent=indent, separators=separators,
+                      ensure_ascii=rng.random() < 0.5)
+    return rng.choice(("", " ", "\n")) + text + rng.choice(("", "  ", "\n"))
+
+
+def _neighbour(value: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Another object, one leaf away from ``value``: a changed, added or removed entry."""
+    other = json.loads(json.dumps(value))
+    target = other
+    while True:
+        key = rng.choice(list(target))
+        if isinstance(target[key], dict) and target[key] and rng.random() < 0.6:
+            target = target[key]
+            continue
+        break
+    change = rng.choice(("change", "add", "drop") if len(target) > 1 else ("change", "add"))
+    if isinstance(target[key], list) and len(set(map(json.dumps, target[key]))) > 1:
+        target[key] = list(reversed(target[key]))  # a list's order is part of its value
+    elif change == "change":
+        target[key] = {"was": target[key]} if target[key] in ("", None) else (
+            target[key] + " " if isinstance(target[key], str) else [target[key]])
+    elif change == "add":
+        target[key + "_extra"] = "yes"
+    else:
+        del target[key]
+    return other
+
+
+def argument_forms() -> list[dict[str, Any]]:
+    """Generated arguments: for each, a value (a JSON object), three ways of writing it (two
+    texts in other key orders and spacing, and a mapping), and a neighbour that differs in
+    one place. The contract: the three forms are one set of arguments, the neighbour is
+    another."""
+    rng = random.Random(ARGUMENTS_SEED)
+    cases = []
+    while len(cases) < 30:
+        value = _value(rng)
+        if not isinstance(value, dict):
+            continue
+        cases.append({
+            "value": value,
+            "forms": [_written(value, rng), _written(value, rng), _shuffled(value, rng)],
+            "neighbour": _neighbour(value, rng),
+        })
+    return cases
+
+
+#: Task and tool names whose plain concatenation collides.
+RUN_TOGETHER = (("task-7", "apply_deploy"), ("task-7apply", "_deploy"), ("task-", "7apply_deploy"),
+                ("task-7a", "pply_deploy"))
+
+
+@SCENARIOS.scenario
+def generated_keys(lab: ModuleType) -> dict[str, Any]:
+    """canonical_arguments and idempotency_key of every generated argument form and its
+    neighbour; the empty arguments written three ways; calls whose parts run together."""
+    def canonical(arguments: Any) -> Any:
+        return outcome(lambda: plain(lab.canonical_arguments(arguments)))
+
+    def key(task_id: str, tool: str, arguments: Any) -> Any:
+        return outcome(lambda: plain(lab.idempotency_key(task_id, tool, arguments)))
+
+    seen: dict[str, Any] = {"cases": []}
+    for case in argument_forms():
+        seen["cases"].append({
+            "canonical": [canonical(form) for form in case["forms"]],
+            "keys": [key("task-gen", "apply_deploy", form) for form in case["forms"]],
+            "neighbour_canonical": canonical(case["neighbour"]),
+            "neighbour_key": key("task-gen", "apply_deploy", case["neighbour"]),
+        })
+    empties = ("", "{}", {})
+    seen["empty"] = {"canonical": [canonical(e) for e in empties],
+                     "keys": [key("task-gen", "clean_logs", e) for e in empties]}
+    seen["run_together"] = [key(task_id, tool, "{}") for task_id, tool in RUN_TOGETHER]
+    return seen
+
+
+@SCENARIOS.scenario
+def key_in_progress(lab: ModuleType) -> dict[str, Any]:
+    """A key whose operation is still running (its record not done): run again with the same
+    parameters, then with other ones."""
+    keys, runs = MemoryKeyStore(), []
+    keys.put(KeyRecord("idem-running", "restart:web"))
+
+    def restart() -> str:
+        runs.append(1)
+        return "restarted"
+
+    same = outcome(lambda: lab.run_once(keys, "idem-running", "restart:web", restart),
+                   describe=lambda e: _raised(e, lab.KeyInProgress))
+    other = outcome(lambda: lab.run_once(keys, "idem-running", "restart:db", restart),
+                    describe=lambda e: _raised(e, lab.IdempotencyConflict))
+    record = keys.get("idem-running")
+    return {"same": same, "other": other, "runs": len(runs),
+            "record": None if record is None else {"params": plain(record.params),
+                                                   "done": plain(record.done)}}
 
 
 @SCENARIOS.scenario
@@ -360,10 +554,17 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
     if second is not None:
         second["names_the_key"] = "idem-42" in second["message"]
     record = keys.get("idem-42")
+    first_runs = list(runs)
+    empty_first = [
+        outcome(lambda: lab.run_once(keys, "idem-43", params, refund(amount)),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict))
+        for params, amount in (("", 1), ('{"force":true}', 2))
+    ]
     return {
         "calls": calls,
-        "runs": runs,
+        "runs": first_runs,
         "record_params": plain(record.params) if isinstance(record, KeyRecord) else None,
+        "empty_first": empty_first,
     }
 
 
@@ -379,11 +580,11 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
             raise ToolFailure("gateway timeout")
         return f"charged on attempt {len(attempts)}"
 
-    calls = [
-        outcome(lambda: lab.run_once(keys, "idem-7", "charge:5", flaky),
-                describe=lambda e: _raised(e, ToolFailure))
-        for _ in range(3)
-    ]
+    calls, attempts_after = [], []
+    for _ in range(3):
+        calls.append(outcome(lambda: lab.run_once(keys, "idem-7", "charge:5", flaky),
+                             describe=lambda e: _raised(e, ToolFailure)))
+        attempts_after.append(len(attempts))
     interrupted = []
 
     def interrupted_once() -> str:
@@ -412,6 +613,7 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
     return {
         "calls": calls,
         "attempts": len(attempts),
+        "attempts_after": attempts_after,
         "after_interrupt": after_interrupt,
         "interrupted_runs": len(interrupted),
         "executor": executor,

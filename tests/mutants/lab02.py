@@ -20,7 +20,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- lab02.task-lifecycle
     _lab02(
         "running-never-saved",
-        "lab02.task-lifecycle",
+        {"lab02.task-lifecycle", "lab02.concurrent-once"},
         "marks the task running only in memory and saves it once the work is done: the "
         "store says pending all the while the deploy runs",
         (_CLAIM, "    if False:"),
