@@ -1,12 +1,24 @@
-"""Lab 03 scenarios: deadlines, timeouts and budgets, with a mocked LLM that takes its time."""
+"""Lab 03 scenarios: deadlines, timeouts and budgets, with a mocked LLM that takes its time.
+
+The clocks are detached (:class:`labs.kit.clock.FrozenClock`): the ``clock`` and ``sleep``
+handed to the submission are the only ones that move. ``time.monotonic()`` stands still, so
+a deadline measured on it never comes; a ``time.sleep`` moves the clock as the handed
+``sleep`` would (the run goes on as if the wait were right) and is noted, so that using it
+costs only the item whose rule it breaks. The fake server answers the OpenAI client's own
+retries as it answered the request they repeat, and counts them.
+"""
 
 from __future__ import annotations
 
 import importlib
 import random
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 from grader.observe import describe_error, outcome, plain
 from grader.scenarios import Registry
@@ -15,7 +27,7 @@ from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools
 from labs.kit.fake_llm import FakeLLM, Step, failure, reply, timeout, tool_call
 
-SCENARIOS = Registry()
+SCENARIOS = Registry(process_clock_stopped=True)
 GOAL = "Roll out web 2.4.1 to staging and check that it is healthy."
 PROMPT = [{"role": "user", "content": GOAL}]
 #: The model the ``request_options`` run is given (not the default one).
@@ -33,6 +45,7 @@ def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
     seen["is_timeout_error"] = isinstance(error, TimeoutError)
     retry_error = importlib.import_module("labs.lab01_retry").RetryError
     seen["retry_attempts"] = plain(error.attempts) if isinstance(error, retry_error) else None
+    seen["budget"] = plain(getattr(error, "budget", None))
     return seen
 
 
@@ -46,11 +59,44 @@ def _tool_names(body: dict[str, Any]) -> list[Any] | None:
 
 
 def _requests(llm: FakeLLM) -> list[dict[str, Any]]:
+    """The caller's own requests (not the client's retries of them)."""
     return [
         {"at": r.at, "outcome": r.outcome, "timeout": {k: plain(v) for k, v in r.timeout.items()},
          "model": plain(r.body.get("model")), "tools": _tool_names(r.body)}
-        for r in llm.requests
+        for r in llm.requests if not r.client_retry
     ]
+
+
+@contextmanager
+def _clocked(script: Sequence[Step], *, timeouts_as: int | None = None
+             ) -> Iterator[tuple[FrozenClock, FakeLLM, list[float]]]:
+    """A detached clock, the fake server on it (its timeouts answered ``timeouts_as`` when
+    given), and the waits taken with ``time.sleep`` (each moves the clock as the handed
+    sleep would; the client's own are not noted)."""
+    process_sleeps: list[float] = []
+    with FrozenClock(detached=True) as clock, \
+            FakeLLM(script, clock=clock, replay_client_retries=True,
+                    timeouts_as=timeouts_as) as llm:
+
+        def stand_in(seconds: float) -> None:
+            caller = str(sys._getframe(1).f_globals.get("__name__", ""))  # noqa: SLF001
+            if caller.split(".")[0] != "openai":
+                process_sleeps.append(plain(seconds))
+                clock.sleep(seconds)
+
+        with mock.patch("time.sleep", stand_in), \
+                mock.patch("openai._base_client.random", random.Random(0).random):
+            yield clock, llm, process_sleeps
+
+
+def _timing(seen: dict[str, Any], clock: FrozenClock, llm: FakeLLM,
+            process_sleeps: list[float]) -> dict[str, Any]:
+    seen["requests"] = _requests(llm)
+    seen["client_retries"] = sum(1 for r in llm.requests if r.client_retry)
+    seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
+    seen["process_sleeps"] = process_sleeps
+    seen["ended_at"] = clock.elapsed()
+    return seen
 
 
 class _QuarterDice(random.Random):
@@ -94,23 +140,25 @@ def _agent(
 ) -> dict[str, Any]:
     """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock.
     ``step_timeout``, ``model`` and ``rng`` are not passed when None."""
-    with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
+    with _clocked(script) as (clock, llm, process_sleeps):
         run = AgentRun.start(GOAL, budget)
+        states: list[Any] = []
+        llm.before_reply = lambda _request: states.append(
+            plain(getattr(run.state, "value", run.state)))
         tools = DevOpsTools(clock=clock, durations=slow_tools)
         seen = outcome(
             lambda: lab.run_agent(
-                llm.client(), run, tools, policy=_policy(**(policy or {})), sleep=clock.sleep,
-                clock=clock.monotonic, **_options(step_timeout, model=model, rng=rng),
+                llm.client(max_retries=0), run, tools, policy=_policy(**(policy or {})),
+                sleep=clock.sleep, clock=clock.monotonic,
+                **_options(step_timeout, model=model, rng=rng),
             ),
             keep=lambda value: value is run,
             describe=lambda e: _raised(e, lab),
         )
         seen["run"] = _run_fields(run)
-        seen["requests"] = _requests(llm)
-        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
-        seen["ended_at"] = clock.elapsed()
+        seen["states_while_running"] = states
         seen["budget_s"] = budget.max_wall_time
-        return seen
+        return _timing(seen, clock, llm, process_sleeps)
 
 
 def _call(
@@ -121,25 +169,26 @@ def _call(
     step_timeout: float | None,
     policy: dict[str, Any],
     elapsed_first: float = 0.0,
+    client_options: dict[str, Any] | None = None,
+    rng: random.Random | None = None,
+    timeouts_as: int | None = None,
 ) -> dict[str, Any]:
     """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock
     (``step_timeout`` not passed when None)."""
-    with FrozenClock(patch_sleep=True) as clock, FakeLLM(script, clock=clock) as llm:
+    with _clocked(script, timeouts_as=timeouts_as) as (clock, llm, process_sleeps):
 
         def call() -> Any:
             deadline = lab.Deadline.after(deadline_s, clock=clock.monotonic)
             clock.advance(elapsed_first)
             completion = lab.call_llm(
-                llm.client(), PROMPT, deadline=deadline, policy=_policy(**policy),
-                sleep=clock.sleep, **_options(step_timeout),
+                llm.client(**(client_options or {"max_retries": 0})), PROMPT,
+                deadline=deadline, policy=_policy(**policy), sleep=clock.sleep,
+                **_options(step_timeout, rng=rng),
             )
             return completion.choices[0].message.content
 
         seen = outcome(call, describe=lambda e: _raised(e, lab))
-        seen["requests"] = _requests(llm)
-        seen["sleeps"] = [round(s, 6) for s in clock.sleeps]
-        seen["ended_at"] = clock.elapsed()
-        return seen
+        return _timing(seen, clock, llm, process_sleeps)
 
 
 def _turn(latency: float, call_id: str, tokens: tuple[int, int] = (0, 0)) -> Step:
@@ -157,10 +206,14 @@ def slow_model(lab: ModuleType) -> dict[str, Any]:
         reply("web is healthy", latency=5.0),
     ]
     budget = Budget(max_steps=50, max_wall_time=300.0)
+    slow_tools = [_turn(0.0, f"call_w{n}") for n in range(5)] + [reply("done")]
     return {
         "slow_turns": _agent(lab, script, budget, step_timeout=200.0),
         "slow_tool": _agent(lab, slow_tool, budget, step_timeout=200.0,
                             slow_tools={"verify": 290.0}),
+        # the time goes by in the tools, so the requests' timeouts decide nothing here
+        "slow_tool_turns": _agent(lab, slow_tools, budget, step_timeout=200.0,
+                                  slow_tools={"check_disk": 100.0}),
     }
 
 
@@ -204,7 +257,7 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
     """Children of a 100 s deadline, before and after 80 s pass; and of an explicit one."""
 
     def observe() -> dict[str, Any]:
-        with FrozenClock() as clock:
+        with FrozenClock(detached=True) as clock:
             parent = lab.Deadline.after(100.0, clock=clock.monotonic)
             short, long_ = parent.child(30.0), parent.child(300.0)
             seen = {"short": short.remaining(), "long": long_.remaining()}
@@ -296,3 +349,148 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
         "within": _agent(lab, finishing, Budget(max_steps=3, max_wall_time=roomy,
                                                 max_llm_tokens=10_000), step_timeout=30.0),
     }
+
+
+@SCENARIOS.scenario
+def deadline_object(lab: ModuleType) -> dict[str, Any]:
+    """A 50 s deadline asked for its ``at``, its timeouts and its checks as time goes by:
+    at the start, 40 s in, exactly at the deadline, and past it."""
+
+    def observe() -> dict[str, Any]:
+        with FrozenClock(detached=True) as clock:
+            start = clock.monotonic()
+            deadline = lab.Deadline.after(50.0, clock=clock.monotonic)
+            seen: dict[str, Any] = {"at_offset": plain(deadline.at - start)}
+            for name, moment in (("start", 0.0), ("forty", 40.0), ("at", 50.0),
+                                 ("past", 65.0)):
+                clock.advance(moment - clock.elapsed())
+                seen[name] = {
+                    "remaining": outcome(lambda: plain(deadline.remaining())),
+                    "expired": outcome(lambda: plain(deadline.expired())),
+                    "check": outcome(lambda: plain(deadline.check()),
+                                     describe=lambda e: _raised(e, lab)),
+                    "timeout": outcome(lambda: plain(deadline.timeout(30.0)),
+                                       describe=lambda e: _raised(e, lab)),
+                }
+            return seen
+
+    return outcome(observe)
+
+
+@SCENARIOS.scenario
+def simultaneous_budgets(lab: ModuleType) -> dict[str, Any]:
+    """Budgets that run out together: steps and tokens after the same turn; the deadline and
+    the steps at the same moment."""
+    endless = [_turn(0.0, f"call_b{n}", (500, 100)) for n in range(6)]
+    slow = {"check_disk": 100.0}
+    return {
+        "steps_and_tokens": _agent(lab, endless, Budget(max_steps=2, max_wall_time=10_000.0,
+                                                        max_llm_tokens=1200), step_timeout=30.0,
+                                   slow_tools=slow),
+        "deadline_and_steps": _agent(lab, endless, Budget(max_steps=2, max_wall_time=199.0,
+                                                          max_llm_tokens=10**9),
+                                     step_timeout=30.0, slow_tools=slow),
+    }
+
+
+@SCENARIOS.scenario
+def one_retry_layer(lab: ModuleType) -> dict[str, Any]:
+    """``call_llm`` through a client left with its own retries (the default, 2), against a
+    server that keeps failing."""
+    return {"call": _call(lab, [failure(503)] * 12, deadline_s=300.0, step_timeout=10.0,
+                          policy={"max_attempts": 3, "base_delay": 1.0}, client_options={})}
+
+
+# -- generated calls near the deadline ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server does with one request: ``kind`` is ``"ok"``, ``"timeout"`` (it never
+    answers), an HTTP status; ``latency`` is how long it takes; ``retry_after`` a delay the
+    server asks for (seconds, or None)."""
+
+    kind: str
+    latency: float = 0.0
+    retry_after: int | None = None
+
+    def step(self) -> Step:
+        if self.kind == "ok":
+            return reply("answered", latency=self.latency)
+        if self.kind == "timeout":
+            return timeout()
+        return failure(int(self.kind), retry_after=self.retry_after, latency=self.latency)
+
+
+@dataclass(frozen=True)
+class CallCase:
+    """One ``call_llm``: a deadline ``deadline`` s from the start, entered ``late`` s in, a
+    step timeout, a policy without jitter, and the server's answers in order."""
+
+    name: str
+    deadline: float
+    late: float
+    step_timeout: float
+    policy: tuple[tuple[str, Any], ...]
+    answers: tuple[Answer, ...]
+    seed: int | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.policy)
+
+
+#: The seed the generated calls come from.
+CALLS_SEED = 3003
+
+
+def call_cases() -> list[CallCase]:
+    """Calls whose attempts are slow, time out, fail transiently or for good, and run into
+    the deadline at every point: before a request, during one, during a wait."""
+    rng = random.Random(CALLS_SEED)
+    cases = []
+    for number in range(40):
+        deadline = rng.choice((12.0, 30.0, 45.0, 60.0, 90.0))
+        step_timeout = rng.choice((2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 120.0))
+        late = rng.choice((0.0, 0.0, deadline - step_timeout / 2, deadline - 1.5,
+                           deadline - 4.0, deadline / 3))
+        late = max(0.0, min(late, deadline - 0.5))
+        policy = {"max_attempts": rng.randint(2, 6), "base_delay": rng.choice((0.5, 1.0, 2.0,
+                                                                               5.0)),
+                  "factor": 2.0, "max_delay": 60.0}
+        answers = []
+        for _ in range(policy["max_attempts"] + 1):
+            kind = rng.choice(("timeout", "timeout", "503", "503", "429", "500", "ok", "400"))
+            latency = rng.choice((0.0, 0.5, step_timeout * 0.8, step_timeout * 1.5, 3.0))
+            retry_after = rng.choice((None, None, 2, 9)) if kind == "429" else None
+            answers.append(Answer(kind, 0.0 if kind == "timeout" else latency, retry_after))
+            if kind in ("ok", "400"):
+                break
+        cases.append(CallCase(f"call-{number + 1}", deadline, late, step_timeout,
+                              tuple(policy.items()), tuple(answers)))
+    for number in range(10):
+        deadline = rng.choice((10.0, 20.0, 40.0))
+        policy = {"max_attempts": rng.randint(3, 6), "base_delay": rng.choice((2.0, 4.0)),
+                  "factor": 2.0, "max_delay": 60.0, "jitter": True}
+        answers = [Answer(rng.choice(("503", "500")), rng.choice((0.0, 1.0, 2.5)))
+                   for _ in range(policy["max_attempts"])]
+        cases.append(CallCase(f"jitter-{number + 1}", deadline, 0.0, 10.0,
+                              tuple(policy.items()), tuple(answers) + (Answer("ok"),),
+                              seed=rng.randint(1, 10**6)))
+    return cases
+
+
+@SCENARIOS.scenario
+def generated_calls(lab: ModuleType) -> dict[str, Any]:
+    """Every generated call, and its twin: the same call against a server that answers a
+    503 wherever it would have timed out, at the same moment."""
+    seen = {}
+    for case in call_cases():
+        for name, timeouts_as in ((case.name, None), (f"{case.name}-twin", 503)):
+            seen[name] = _call(
+                lab, [a.step() for a in case.answers] + [reply("one too many")],
+                deadline_s=case.deadline, step_timeout=case.step_timeout,
+                policy=case.settings, elapsed_first=case.late,
+                rng=None if case.seed is None else random.Random(case.seed),
+                timeouts_as=timeouts_as)
+    return seen

@@ -33,7 +33,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     _lab03(
         "deadline-checked-after-the-request",
-        "lab03.run-deadline-stops-loop",
+        {"lab03.run-deadline-stops-loop", "lab03.deadline-exceeded-recorded"},
         "checks the deadline after each answer instead of before each request",
         (_LOOP_CHECK, "        while True:\n"),
         (_TIMEOUT_CHECK, "        return min(step_timeout, self.remaining())"),
@@ -42,7 +42,8 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- lab03.deadline-exceeded-recorded
     _lab03(
         "budget-error-escapes",
-        "lab03.deadline-exceeded-recorded",
+        {"lab03.deadline-exceeded-recorded", "lab03.budget-enforced",
+         "lab03.llm-timeout-handled"},
         "lets the deadline error propagate out of run_agent: the run is left 'running'",
         ("    except BudgetExceeded as exhausted:\n",
          "    except BudgetExceeded as exhausted:\n        raise\n"),
@@ -63,7 +64,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- lab03.step-timeout-sent
     _lab03(
         "no-request-timeout",
-        "lab03.step-timeout-sent",
+        {"lab03.step-timeout-sent", "lab03.timeout-shrinks-to-budget"},
         "sends the request without a timeout: the OpenAI client's 10-minute default applies",
         ("                timeout=timeout,\n", ""),
     ),
