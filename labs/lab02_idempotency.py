@@ -94,7 +94,8 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
     """Run ``work`` for the task unless it has already completed; return its result.
 
     - Unknown ``task_id``: raise :class:`TaskNotFound` (it names the id); save nothing.
-    - Completed: return the stored result; do not call ``work``, save nothing.
+    - Completed: return the stored result (which may be ``""``: completed is the state,
+      not a non-empty result); do not call ``work``, save nothing.
     - Running (another executor has it): raise :class:`TaskInProgress`.
     - Pending or failed: claim it by saving it as running (``error`` cleared, ``updated_at``
       = ``now()``) with ``store.compare_and_set(running, expected=<the state you read>)``.
@@ -114,10 +115,12 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
 def canonical_arguments(arguments: str | Mapping[str, Any]) -> str:
     """One text for every way of writing the same arguments.
 
-    ``arguments`` is the model's JSON text (an empty string means no arguments) or a
-    mapping. The same arguments give the same text whatever their key order and spacing:
-    ``'{"b": 1, "a": 2}'`` and ``'{"a":2,"b":1}'`` are one. (JSON with sorted keys and
-    no spaces does it.)
+    ``arguments`` is the model's JSON text (an empty string means no arguments, as
+    ``"{}"`` does) or a mapping. The same arguments give the same text whatever their key
+    order and spacing, at every depth: ``'{"b": 1, "a": {"y": 2, "x": 3}}'`` and
+    ``'{"a":{"x":3,"y":2},"b":1}'`` are one. Only the order of an object's keys is free: a
+    list's order, and every character of a string, are part of the arguments. (JSON with
+    sorted keys and no spaces does it.)
     """
     raise NotImplementedError("canonical_arguments")
 
@@ -140,10 +143,10 @@ def run_once(keys: KeyStore, key: str, params: str, action: Callable[[], str]) -
     ``params`` is the canonical text of the parameters the caller sends with the key.
 
     - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``.
-    - If the key was already there: with other ``params``, raise
-      :class:`IdempotencyConflict` (never return the old result for new parameters); still
-      running, raise :class:`KeyInProgress`; done, return the stored result without
-      calling ``action``.
+    - If the key was already there, in this order: with other ``params`` (an empty text
+      is params too), raise :class:`IdempotencyConflict` (never return the old result for
+      new parameters), even while it is still running; still running, raise
+      :class:`KeyInProgress`; done, return the stored result without calling ``action``.
     - Otherwise call ``action()``. On success store the record as done with the result and
       return the result. If it raises (anything), delete the key so that a later call runs
       the action again, and re-raise: a failure is never stored as a result.
@@ -168,8 +171,10 @@ class IdempotentTools:
         - A read-only tool (not in ``SIDE_EFFECTS``) runs every time: a second
           ``check_disk`` must see what changed since the first.
         - A side-effecting tool runs through :func:`run_once` under
-          ``idempotency_key(task_id, name, arguments)``, with the tool name and the
-          canonical arguments as ``params``; run it with ``tools.execute(name, arguments)``.
+          ``idempotency_key(task_id, name, arguments)``, with a text made of the tool name
+          and the canonical arguments as ``params`` (how you join them is up to you); run
+          it with ``tools.execute(name, arguments)``. Every tool in ``SIDE_EFFECTS``
+          counts, and the reply is returned as the tool gave it.
           Two calls that differ only in ``tool_call_id``, key order or spacing run once
           and both get the same reply.
         """

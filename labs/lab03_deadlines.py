@@ -99,11 +99,11 @@ class Deadline:
         raise NotImplementedError("Deadline.remaining")
 
     def expired(self) -> bool:
-        """True once no time is left."""
+        """True once no time is left (at the deadline itself, none is)."""
         raise NotImplementedError("Deadline.expired")
 
     def check(self) -> None:
-        """Raise :class:`DeadlineExceeded` once the deadline has passed; else nothing."""
+        """Raise :class:`DeadlineExceeded` once no time is left; else nothing."""
         raise NotImplementedError("Deadline.check")
 
     def child(self, seconds: float) -> "Deadline":
@@ -135,7 +135,8 @@ def call_llm(
       lab 01): this loop is the only retry layer.
     - Before every attempt take the request's timeout from ``deadline.timeout(step_timeout)``
       (this raises :class:`DeadlineExceeded` when no time is left) and send it with the
-      request: ``create(model=..., messages=..., tools=..., timeout=timeout)``.
+      request: ``create(model=..., messages=..., tools=..., timeout=timeout)``, one number,
+      so that connecting, reading, writing and waiting for a connection all get it.
     - A permanent error (not ``is_transient``) is raised at once, as it is. A timed-out
       request (``openai.APITimeoutError``) is transient like the others.
     - After a transient failure: on the last attempt raise lab 01's ``RetryError`` from it.
@@ -165,14 +166,16 @@ def run_agent(
     The run's deadline is ``run.budget.max_wall_time`` seconds from the start of this call
     on ``clock``. Set ``run.state`` to running, then loop:
 
-    1. Before each turn: the deadline has passed → :class:`DeadlineExceeded`;
+    1. Before each turn, in this order (the first that holds decides):
+       no time is left → :class:`DeadlineExceeded`;
        ``run.steps`` has reached ``max_steps`` → ``BudgetExceeded("max_steps", ...)``;
        ``run.llm_tokens`` has reached ``max_llm_tokens`` →
        ``BudgetExceeded("max_llm_tokens", ...)``. No request is sent after any of them.
     2. Ask the model with :func:`call_llm` (the run's messages, the deadline, the step
        timeout, ``policy``, ``sleep``, ``rng``, ``model``).
-    3. Count the turn: ``run.steps += 1``, ``run.llm_tokens += usage.total_tokens``; append
-       the reply with ``assistant_message``.
+    3. Count the turn once its answer is in: ``run.steps += 1``,
+       ``run.llm_tokens += usage.total_tokens``; append the reply with
+       ``assistant_message``.
     4. No tool calls: the run is completed, ``run.result`` is the reply's text; return.
        Else append the tool results (``run_tool_calls(reply, tools.execute)``) and go on.
 

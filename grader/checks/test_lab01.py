@@ -400,7 +400,8 @@ def test_generated_give_ups(observe):
     for case, run, _twin in runs(observe, "generated", "jitter"):
         expected = trace(case, retried)
         made = len(run["requests"])
-        if expected.ending != "gave-up" or made != expected.requests or case.has_headers:
+        if expected.ending != "gave-up" or made != expected.requests or case.has_headers \
+                or any(attempt.noise for attempt in case.script):
             continue
         last = case.script[made - 1]
         if last.kind == "ok":
@@ -448,6 +449,7 @@ def test_programming_errors_raised_at_once(observe):
     seen = observe("permanent")
     for name, kind in (("value_error", "ValueError"), ("key_error", "KeyError"),
                        ("file_not_found", "FileNotFoundError"),
+                       ("http_status_error", "httpx.HTTPStatusError"),
                        ("keyboard_interrupt", "KeyboardInterrupt")):
         case = seen[name]
         assert raised_type(case) == kind and case["calls"] == 1 and not case["waits"], (
@@ -455,6 +457,25 @@ def test_programming_errors_raised_at_once(observe):
             f"and {len(case['waits'])} wait(s); expected the {kind} itself after 1 call"
             + (" (only Exception is caught: Ctrl-C must stop the program)"
                if kind == "KeyboardInterrupt" else "")
+        )
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_permanent_error_on_the_last_attempt(observe):
+    seen = observe("permanent")["last_attempt"]
+    for name, kind, what, calls in (
+            ("only", "openai.AuthenticationError", "max_attempts=1 and a 401", 1),
+            ("third", "openai.NotFoundError", "max_attempts=3: 503, 503, then a 404", 3),
+            ("plain_function", "ValueError", "retry_call, max_attempts=2: ConnectionError, "
+                                             "then ValueError", 2)):
+        run = seen[name]
+        made = len(run["requests"]) if "requests" in run else run["calls"]
+        if made != calls:
+            continue  # attempts are other items'
+        assert raised_type(run) == kind, (
+            f"{what}: {raised_type(run)}; expected the {kind} itself: a permanent error is "
+            "raised as it is, even on the last attempt (decide whether to retry before "
+            "deciding whether attempts are left)"
         )
 
 
@@ -532,9 +553,17 @@ def test_server_requested_delays(observe):
 def test_server_delays_are_not_jittered(observe):
     seen = observe("jitter")
     problems = []
+    jitter_in_bounds = not any(
+        _jittered(case, seen[case.name], seen[f"{case.name}-twin"], None)
+        for case in jitter_cases() if not case.has_headers)
     for case in jitter_cases():
         if case.has_headers:
             problems += _server_waits(case, seen[case.name], None, exact_fallback=False)
+            problem = _jittered(case, seen[case.name], seen[f"{case.name}-twin"], None) \
+                if jitter_in_bounds else ""
+            if problem:
+                problems.append(f"{problem}: the server's delay replaces the backoff for its "
+                                "one wait only")
     assert not problems, first(problems, "with jitter on, the delay the server asked for is "
                                          "waited as it is (capped), not jittered")
 
@@ -563,15 +592,27 @@ def test_a_huge_retry_number_is_capped(observe):
         f"{raised_type(far)}; 2.0 ** 5000 overflows a float, yet the cap still applies: the "
         "same capped wait"
     )
-    zero = seen["zero_base"]
+    int_factor = seen["int_factor"]
+    assert int_factor.get("returned") == far.get("returned"), (
+        f"backoff_delay(5000) with factor=2 (an int): {raised_type(int_factor)}; expected the "
+        "cap, as with 2.0 (2 ** 5000 is an int too large for a float)"
+    )
+    if not isinstance(far.get("returned"), (int, float)):
+        return
+    expected = random.Random(7).uniform(0.0, far["returned"])
+    value = seen["jittered"].get("returned")
+    assert isinstance(value, (int, float)) and close(value, expected), (
+        f"backoff_delay(5000, cap 45 s, jitter, seed 7): {raised_type(seen['jittered'])}; "
+        f"expected {expected:g}, rng.uniform(0, capped) as for any other retry number"
+    )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_a_zero_base_stays_zero(observe):
+    zero = observe("huge_retry")["zero_base"]
     assert zero.get("returned") == 0.0, (
         f"backoff_delay(5000) with base_delay 0: {raised_type(zero)}; expected 0 "
         "(0 * factor ** n is 0 however large n is; the overflow must not turn it into the cap)"
-    )
-    value = seen["jittered"].get("returned")
-    assert isinstance(value, (int, float)) and 0.0 <= value <= 45.0, (
-        f"backoff_delay(5000, cap 45 s, jitter): {raised_type(seen['jittered'])}; expected a "
-        "wait in [0, 45]"
     )
 
 
@@ -584,6 +625,8 @@ def _jittered(case: Case, run: dict[str, Any], twin: dict[str, Any],
     for n, (wait, bound) in enumerate(zip(asked, bounds)):
         if case.script[n].requested is not None:
             continue  # the server's delay: honours-retry-after
+        if bound <= 0:
+            continue  # no backoff here at all: exponential-backoff says so
         if not -TOLERANCE <= wait <= bound + TOLERANCE:
             return (f"{describe(case)}: wait {n + 1} was {wait:g} s, outside [0, {bound:g}] "
                     "(your capped backoff for it)")
@@ -601,12 +644,37 @@ def test_full_jitter_draws_from_the_seeded_rng(observe):
     seen = observe("jitter")
     problems = []
     for case in jitter_cases():
-        twin = seen[f"{case.name}-twin"]
-        rng = None if case.has_headers else random.Random(case.seed)
-        problem = _jittered(case, seen[case.name], twin, rng)
+        if case.has_headers:
+            continue  # the server's delays among them: honours-retry-after
+        problem = _jittered(case, seen[case.name], seen[f"{case.name}-twin"],
+                            random.Random(case.seed))
         if problem:
             problems.append(problem)
     assert not problems, first(problems, "full jitter: each wait uniform in [0, capped backoff]")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_one_rng_goes_on_across_calls(observe):
+    seen = observe("jitter")
+    case = jitter_cases()[0]
+    run = seen["two_calls"]
+    bounds = gaps_asked(seen[f"{case.name}-twin"])
+    rng = random.Random(case.seed)
+    split = run["first_call_requests"]
+    if any(after == split and via != "client" for after, _w, via in run["waits"]):
+        return  # a wait after the first call's last attempt: no-sleep-after-last says so
+    asked, expected = [], []
+    for after, wait, via in run["waits"]:
+        n = after - 1 if after <= split else after - split - 1
+        if via == "client" or not 0 <= n < len(bounds) or bounds[n] <= 0:
+            continue
+        asked.append(wait)
+        expected.append(rng.uniform(0.0, bounds[n]))
+    assert _all_close(asked, expected), (
+        f"{describe(case)} twice in a row through one RetryingLLM and its rng: waits "
+        f"{seconds(asked)}; expected {seconds(expected)}, the second call drawing on from "
+        "where the first left the rng"
+    )
 
 
 @pytest.mark.item("lab01.capped-with-jitter")

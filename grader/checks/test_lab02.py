@@ -91,10 +91,11 @@ def test_the_work_gets_the_running_task(observe):
 def test_tasks_created_in_one_instant_get_their_own_ids(observe):
     seen = observe("lifecycle")["same_instant"]
     assert not seen["raised"], f"create_task raised {seen['raised'][0]['type']}"
-    assert seen["distinct_ids"] and seen["stored"] == 2, (
-        f"two tasks created in the same frozen instant: {seen['stored']} stored; their ids "
-        "collide (an id built from the clock, as the seed's task-<UnixNano>, repeats while "
-        "time stands still)"
+    assert seen["distinct_ids"] and seen["stored"] == 4, (
+        f"four tasks created in the same frozen instant, two of them for the same request: "
+        f"{seen['stored']} stored; their ids collide (an id built from the clock, as the "
+        "seed's task-<UnixNano>, repeats while time stands still; one built from the request "
+        "repeats when a user asks twice)"
     )
 
 
@@ -123,6 +124,10 @@ def test_failed_task_runs_again_with_its_error_cleared(observe):
         "expected it running with the old error cleared (error=None)"
     )
     assert seen["final"]["error"] is None, f"completed, yet the error stays: {seen['final']}"
+    assert seen["states"] == ["running", "completed"], (
+        f"executing a failed task again, the store saw the states {seen['states']} after "
+        "failed; expected running (claimed straight from failed), then completed"
+    )
 
 
 @pytest.mark.item("lab02.completed-not-rerun")
@@ -134,7 +139,8 @@ def test_completed_task_returns_the_stored_result(observe):
     )
     again = [raised_type(call) for call in seen["again"]]
     assert all(call.get("returned") == expected for call in seen["again"]), (
-        f"executing the completed task twice more: {again}; expected the stored result each time"
+        f"executing the completed task twice more, then three days later: {again}; expected "
+        "the stored result each time (a completed task stays done)"
     )
     assert seen["work_runs"] == 1, (
         f"the work ran {seen['work_runs']} times for one task executed three times; expected 1"
@@ -232,8 +238,8 @@ def test_same_call_twice_in_one_reply_runs_once(observe):
 @pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_every_side_effect_runs_once(observe):
     seen = observe("tool_dedup")
-    if not seen["same_key"]["every_tool"]:
-        return  # your idempotency_key tells these calls apart: key-is-deterministic says so
+    if not seen["same_key"]["every_tool"] or not seen["every_tool_keys_distinct"]:
+        return  # your idempotency_key mixes these calls up: key-is-deterministic says so
     run = seen["every_tool"]
     assert "raised" not in run, f"the agent run raised {raised_type(run)}"
     calls = {tool: run["calls"].get(tool, 0) for tool in ("build_config", "apply_deploy",
@@ -246,6 +252,17 @@ def test_every_side_effect_runs_once(observe):
         f"the model asked twice each for build_config, apply_deploy and clean_logs: they ran "
         f"{calls}; replies that differ: {differ}; every side-effecting tool runs once, and "
         "the repeat gets the first call's reply as it was"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_fresh_executor_remembers_nothing_of_another(observe):
+    worlds = observe("tool_dedup")["two_worlds"]
+    deployed = [world["deployed"] for world in worlds]
+    assert deployed == [["web@2.4.1"], ["web@2.4.1"]], (
+        f"the same task and call in two separate worlds (each its own tools and its own key "
+        f"store): the deploys were {deployed}; expected one in each (what an executor "
+        "remembers lives in its key store, not in the process)"
     )
 
 
@@ -515,6 +532,20 @@ def test_two_executors_run_a_task_once(observe):
 
 
 @pytest.mark.item("lab02.concurrent-once")
+def test_two_executors_run_a_failed_task_once(observe):
+    alone = observe("claimed_elsewhere")["failed_again"]
+    if alone.get("returned") != "deployed on the second try":
+        return  # a failed task does not run again even alone: task-lifecycle says so
+    rounds = observe("concurrency")["failed_tasks"]
+    problems = _race_problems(rounds, "deployed web@2.4.1", "TaskInProgress")
+    assert not problems, (
+        f"two threads executing one failed task again at the same moment, {len(rounds)} "
+        f"rounds: {problems[0]} (claim it with compare_and_set(expected=failed), the state "
+        "you read)"
+    )
+
+
+@pytest.mark.item("lab02.concurrent-once")
 def test_two_callers_run_a_key_once(observe):
     rounds = observe("concurrency")["keys"]
     problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress")
@@ -534,6 +565,8 @@ def test_a_task_claimed_elsewhere_is_not_run(observe):
         "overtaken_completed": "'rotated by the other executor' (compare_and_set lost to "
                                "an executor that completed it)",
     }
+    expected["overtaken_failed"] = ("your TaskInProgress (compare_and_set lost to an "
+                                    "executor whose run then failed: not this one's to retry)")
     for name, wanted in expected.items():
         case = seen[name]
         if name == "overtaken_completed":
@@ -562,8 +595,8 @@ def test_a_key_still_running_is_in_progress(observe):
 def test_other_params_on_a_running_key_conflict(observe):
     seen = observe("key_in_progress")
     other = seen["other"]
-    assert other.get("raised", {}).get("expected_type") and seen["record"] == {
-        "params": "restart:web", "done": False}, (
+    record = seen["record"] or {}
+    assert other.get("raised", {}).get("expected_type") and record.get("params") == "restart:web", (
             f"run_once with other params on a key still running: {raised_type(other)}; the "
             f"key holds {seen['record']}; expected your IdempotencyConflict, the record "
             "left as it was"

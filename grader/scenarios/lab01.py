@@ -215,6 +215,11 @@ def generated_cases() -> list[Case]:
         policy = _policy(rng)
         script = _script(rng, deck, policy, headers=0.5, permanent=0.2)
         cases.append(Case(f"case-{number + 1}", tuple(policy.items()), script))
+    long_delays = (Attempt("503", (Header("retry-after", "150", 150.0),)),
+                   Attempt("429", (Header("retry-after-ms", "200000", 200.0),)),
+                   Attempt("503", (Header("retry-after", "400", 400.0),)), Attempt("ok"))
+    cases.append(Case("long-delays", (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
+                                      ("max_delay", 1000.0), ("jitter", False)), long_delays))
     for number, (base, factor) in enumerate(((0.1, 2.0), (0.05, 3.0), (0.5, 1.5))):
         policy = {"max_attempts": 9, "base_delay": base, "factor": factor,
                   "max_delay": 1000.0, "jitter": False}
@@ -458,7 +463,7 @@ def same_request(lab: ModuleType) -> dict[str, Any]:
             lambda: lab.RetryingLLM(client, policy=lab.RetryPolicy(**QUICK),
                                     sleep=waits.sleep).complete(iter(PROMPT)),
             keep=_content, describe=lambda e: _raised(e, lab))
-        seen["sent"] = [plain(r.messages) for r in llm.requests]
+        seen["sent"] = [plain(r.messages) for r in llm.requests if not r.client_retry]
         return _observed(seen, llm, clock, waits)
 
 
@@ -514,10 +519,22 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
         lab, [_raise(ValueError("negative disk size")), lambda: "no"], QUICK
     )
     seen["key_error"] = _run_call(lab, [_raise(KeyError("service")), lambda: "no"], QUICK)
+    request = httpx.Request("GET", "https://deploy.internal/api/releases/2.4.1")
+    seen["http_status_error"] = _run_call(lab, [_raise(httpx.HTTPStatusError(
+        "404 Not Found", request=request, response=httpx.Response(404, request=request))),
+        lambda: "no"], QUICK)
     seen["file_not_found"] = _run_call(
         lab, [_raise(FileNotFoundError(2, "No such file", "/etc/deploy.yml")), lambda: "no"], QUICK)
     seen["keyboard_interrupt"] = _run_call(lab, [_raise(KeyboardInterrupt()), lambda: "no"],
                                            QUICK)
+    seen["last_attempt"] = {
+        "only": _run_llm(lab, [failure(401), reply("should not be asked")], {"max_attempts": 1}),
+        "third": _run_llm(lab, [failure(503), failure(503), failure(404), reply("no")],
+                          {"max_attempts": 3, "base_delay": 0.5}),
+        "plain_function": _run_call(lab, [_raise(ConnectionError("reset")),
+                                          _raise(ValueError("bad size")), lambda: "no"],
+                                    {"max_attempts": 2}),
+    }
     return seen
 
 
@@ -544,9 +561,27 @@ def jitter(lab: ModuleType) -> dict[str, Any]:
     first = jitter_cases()[0]
     random.seed(99)
     seen["again"] = run_case(lab, first)
+    seen["two_calls"] = _two_calls(lab, first)
     random.seed(GLOBAL_SEED)
     seen["global"] = run_case(lab, replace(first, seed=None))
     return seen
+
+
+def _two_calls(lab: ModuleType, case: Case) -> dict[str, Any]:
+    """One wrapper, one rng, two calls of ``case``'s script in a row: the second call's
+    waits go on drawing from the same rng."""
+    limit = case.settings["max_attempts"]
+    failures = [_step(attempt, TOO_LATE) for attempt in case.script[:limit]]
+    with _run(failures + failures + [reply(TOO_LATE)]) as (llm, clock, waits):
+        wrapper = lab.RetryingLLM(llm.client(max_retries=0), policy=lab.RetryPolicy(
+            **case.settings), sleep=waits.sleep, rng=random.Random(case.seed))
+        first = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                        describe=lambda e: _raised(e, lab))
+        between = waits.requests()
+        second = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                         describe=lambda e: _raised(e, lab))
+        seen = {"calls": [first, second], "first_call_requests": between}
+        return _observed(seen, llm, clock, waits)
 
 
 #: The seed the random module is given before a jittered run without an rng.
@@ -559,9 +594,11 @@ def huge_retry(lab: ModuleType) -> dict[str, Any]:
     plain_policy = lab.RetryPolicy(max_attempts=5, base_delay=1.0, factor=2.0, max_delay=45.0)
     jittered = lab.RetryPolicy(max_attempts=5, base_delay=1.0, factor=2.0, max_delay=45.0,
                                jitter=True)
+    int_factor = lab.RetryPolicy(max_attempts=5, base_delay=1.0, factor=2, max_delay=45.0)
     return {
         "plain": outcome(lambda: plain(lab.backoff_delay(5000, plain_policy))),
         "far": outcome(lambda: plain(lab.backoff_delay(200, plain_policy))),
+        "int_factor": outcome(lambda: plain(lab.backoff_delay(5000, int_factor))),
         "jittered": outcome(lambda: plain(lab.backoff_delay(5000, jittered,
                                                             random.Random(7)))),
         "zero_base": outcome(lambda: plain(lab.backoff_delay(

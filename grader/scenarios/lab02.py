@@ -113,13 +113,14 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "saves": len(store.saves),
             }
         store = MemoryTaskStore()
-        first = outcome(lambda: lab.create_task(store, "first", now=clock.now))
-        second = outcome(lambda: lab.create_task(store, "second", now=clock.now))
+        made = [outcome(lambda text=text: lab.create_task(store, text, now=clock.now))
+                for text in ("first", "second", "Free disk on web-1", "Free disk on web-1")]
         ids = [t.id for t in store.saves]
         seen["same_instant"] = {
-            "raised": [r["raised"] for r in (first, second) if "raised" in r],
+            "raised": [r["raised"] for r in made if "raised" in r],
             "stored": len(store),
-            "distinct_ids": len(ids) == 2 and all(type(i) is str for i in ids) and ids[0] != ids[1],
+            "distinct_ids": len(ids) == 4 and all(type(i) is str for i in ids)
+            and len(set(ids)) == 4,
         }
     return seen
 
@@ -140,6 +141,8 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
             outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now))
             for _ in range(2)
         ]
+        clock.advance(3 * 86400.0)
+        again.append(outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now)))
         empty_store = MemoryTaskStore()
         quiet = Task(id="task-quiet-3", user_input="Rotate the logs, say nothing",
                      created_at=clock.now(), updated_at=clock.now())
@@ -205,9 +208,13 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         completed = Task(id=pending.id, user_input=pending.user_input,
                          state=TaskState.COMPLETED, result="rotated by the other executor",
                          created_at=pending.created_at, updated_at=clock.now())
+        failed = Task(id=pending.id, user_input=pending.user_input, state=TaskState.FAILED,
+                      error="ToolFailure: disk is busy", created_at=pending.created_at,
+                      updated_at=clock.now())
         for name, store in (("already_running", MemoryTaskStore()),
                             ("overtaken_running", _OvertakenStore(running)),
-                            ("overtaken_completed", _OvertakenStore(completed))):
+                            ("overtaken_completed", _OvertakenStore(completed)),
+                            ("overtaken_failed", _OvertakenStore(failed))):
             store.save(running if name == "already_running" else pending)
             before = len(store.saves)
             work = _Work(clock, 3.0, "rotated by this executor")
@@ -230,6 +237,8 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
                                                                 now=clock.now))
         seen["failed_again"]["stored_during_work"] = during
         seen["failed_again"]["final"] = _task(store.get("task-failed-2"))
+        seen["failed_again"]["states"] = [
+            _task(t)["state"] for t in store.history("task-failed-2")][1:]
     return seen
 
 
@@ -294,10 +303,21 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
                           tool_call("clean_logs", "", id="call_b6")]),
         reply("api is on 1.2"),
     ]
+    def key_of(tool: str, arguments: str) -> Any:
+        return outcome(lambda: plain(lab.idempotency_key("task-api", tool, arguments)))
+
+    distinct = [key_of("build_config", '{"service": "api", "version": "1.2"}'),
+                key_of("apply_deploy", '{"service": "api", "version": "1.2"}'),
+                key_of("clean_logs", "")]
+    one_call = [reply(tool_calls=[tool_call("apply_deploy", deploy, id="call_w1")]),
+                reply("web is on 2.4.1")]
     return {
         "sequential": _agent_run(lab, "task-deploy-web", sequential),
         "parallel": _agent_run(lab, "task-disk-web", parallel),
         "every_tool": _agent_run(lab, "task-api", every_tool),
+        "every_tool_keys_distinct": all("returned" in k for k in distinct)
+        and len({str(k["returned"]) for k in distinct}) == 3,
+        "two_worlds": [_agent_run(lab, "task-world", one_call) for _ in range(2)],
         "same_key": {
             "sequential": same_key("task-deploy-web", "apply_deploy", json.dumps(deploy),
                                    '{ "version" : "2.4.1",  "service": "web" }'),
@@ -654,6 +674,19 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
         tasks.append({"work_runs": work.runs, **raced})
         if raced["hung"]:
             break
+    failed_tasks = []
+    for round_ in range(RACE_ROUNDS // 5):
+        store = LinedUpTaskStore()
+        task = Task(id=f"task-race-failed-{round_}", user_input="deploy web",
+                    state=TaskState.FAILED, error="ToolFailure: gateway timeout",
+                    created_at=0.0, updated_at=0.0)
+        store.save(task)
+        work = _Work(None, 0.003, "deployed web@2.4.1")
+        raced = _race(lambda: lab.execute_task(store, task.id, work, now=lambda: float(next(ticks))),
+                      lab.TaskInProgress)
+        failed_tasks.append({"work_runs": work.runs, **raced})
+        if raced["hung"]:
+            break
     for _ in range(RACE_ROUNDS):
         store_keys = LinedUpKeyStore()
         work = _Work(None, 0.003, "charged 5 EUR")
@@ -662,4 +695,4 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
         keys.append({"work_runs": work.runs, **raced})
         if raced["hung"]:
             break
-    return {"tasks": tasks, "keys": keys}
+    return {"tasks": tasks, "failed_tasks": failed_tasks, "keys": keys}

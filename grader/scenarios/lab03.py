@@ -137,11 +137,14 @@ def _agent(
     slow_tools: dict[str, float] | None = None,
     model: str | None = None,
     rng: random.Random | None = None,
+    spent: tuple[int, int] = (0, 0),
 ) -> dict[str, Any]:
-    """``run_agent`` on a fresh run; what it returned, the run, the requests and the clock.
-    ``step_timeout``, ``model`` and ``rng`` are not passed when None."""
+    """``run_agent`` on a fresh run (with ``spent`` steps and tokens already on it); what
+    it returned, the run, the requests and the clock. ``step_timeout``, ``model`` and
+    ``rng`` are not passed when None."""
     with _clocked(script) as (clock, llm, process_sleeps):
         run = AgentRun.start(GOAL, budget)
+        run.steps, run.llm_tokens = spent
         states: list[Any] = []
         llm.before_reply = lambda _request: states.append(
             plain(getattr(run.state, "value", run.state)))
@@ -157,6 +160,7 @@ def _agent(
         )
         seen["run"] = _run_fields(run)
         seen["states_while_running"] = states
+        seen["spent_before"] = list(spent)
         seen["budget_s"] = budget.max_wall_time
         return _timing(seen, clock, llm, process_sleeps)
 
@@ -272,6 +276,9 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
             )
             explicit = lab.Deadline(clock.monotonic() + 10.0, clock=clock.monotonic)
             seen["explicit_child"] = explicit.child(20.0).remaining()
+            zero = parent.child(0.0)
+            seen["zero_child"] = zero.remaining()
+            seen["zero_child_expired"] = zero.expired()
             return {key: plain(value) for key, value in seen.items()}
 
     return outcome(observe)
@@ -348,6 +355,17 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
                                                     max_llm_tokens=1200), step_timeout=30.0),
         "within": _agent(lab, finishing, Budget(max_steps=3, max_wall_time=roomy,
                                                 max_llm_tokens=10_000), step_timeout=30.0),
+        "already_spent": _agent(lab, endless, Budget(max_steps=4, max_wall_time=roomy,
+                                                     max_llm_tokens=10**9), step_timeout=30.0,
+                                spent=(2, 0)),
+        "tokens_already_spent": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                                            max_llm_tokens=1200),
+                                       step_timeout=30.0, spent=(0, 900)),
+        "two_calls_a_turn": _agent(lab, [reply(tool_calls=[
+            tool_call("check_disk", id=f"call_p{n}a"), tool_call("check_status", {"service": "web"},
+                                                                 id=f"call_p{n}b")])
+            for n in range(6)], Budget(max_steps=4, max_wall_time=roomy, max_llm_tokens=10**9),
+            step_timeout=30.0),
     }
 
 

@@ -1,18 +1,22 @@
 """Typical mistakes: small mutants of the reference solutions, one mistake each.
 
 See :mod:`tests.mutants.base` for what a mutant is. Each lab's mutants live in
-``tests/mutants/labNN.py`` as a tuple ``MUTANTS``; :data:`MUTANTS` here collects them all,
-in course order, and ``tests/test_mutants.py`` grades every one.
+``tests/mutants/labNN.py`` as a tuple ``MUTANTS``; the held-out rounds that have been
+measured (:mod:`tests.rounds`) join them. :data:`MUTANTS` here collects them all, in course
+order, and ``tests/test_mutants.py`` grades every one.
 """
 
 from __future__ import annotations
 
 from tests.mutants import lab01, lab02, lab03, lab04, lab05, lab06, lab07
 from tests.mutants.base import Mutant, StaleMutant, materialise, mutants_of
+from tests.rounds import round1, round2
 
 #: Every mutant of every lab, in course order.
 MUTANTS: tuple[Mutant, ...] = (
-    *lab01.MUTANTS, *lab02.MUTANTS, *lab03.MUTANTS, *lab04.MUTANTS, *lab05.MUTANTS,
+    *lab01.MUTANTS, *round1.lab01.MUTANTS, *round2.lab01.MUTANTS,
+    *lab02.MUTANTS, *round1.lab02.MUTANTS, *round2.lab02.MUTANTS,
+    *lab03.MUTANTS, *round1.lab03.MUTANTS, *round2.lab03.MUTANTS, *lab04.MUTANTS, *lab05.MUTANTS,
     *lab06.MUTANTS, *lab07.MUTANTS,
 )
 
