@@ -19,7 +19,7 @@ import pytest
 
 from grader.checks.expect import TOLERANCE, close, raised_type, seconds
 from grader.scenarios.lab01 import (GLOBAL_SEED, LAYER_CLIENTS, LAYER_POLICIES, NOISE,
-                                    PERMANENT_KINDS, SUCCESS, TOO_LATE, TRANSIENT_KINDS,
+                                    PERMANENT_KINDS, SLOW_GROWTH, SUCCESS, TOO_LATE, TRANSIENT_KINDS,
                                     Attempt, Case, generated_cases, jitter_cases)
 
 #: What the OpenAI client raises for each kind of failure (its own mapping).
@@ -32,7 +32,8 @@ ERROR_TYPES = {
 }
 NAMED_TRANSIENT = ("openai.APITimeoutError", "openai.APIConnectionError", "httpx.ReadTimeout",
                    "httpx.ConnectError", "TimeoutError", "ConnectionError")
-NAMED_PERMANENT = ("ValueError", "KeyError", "FileNotFoundError", "PermissionError")
+NAMED_PERMANENT = ("ValueError", "KeyError", "FileNotFoundError", "PermissionError",
+                   "json.JSONDecodeError", "RuntimeError from TimeoutError")
 
 
 def error_type(kind: str) -> str:
@@ -431,9 +432,10 @@ def test_is_transient_says_no_to_permanent_failures(observe):
 def test_client_errors_raised_at_once(observe):
     seen = observe("permanent")
     runs_ = {**{status: status for status in PERMANENT_KINDS},
-             **{f"{status}-{NOISE}": status for status in PERMANENT_KINDS}}
+             **{f"{status}-{NOISE}": status for status in PERMANENT_KINDS},
+             **{f"{status}-asks-to-wait": status for status in ("400", "403")}}
     wrong = [
-        f"{name.replace('-' + NOISE, f' (with {NOISE}: true)')}: {raised_type(seen[name])} "
+        f"{name.replace('-' + NOISE, f' (with {NOISE}: true)').replace('-asks-to-wait', ' (with retry-after: 2)')}: {raised_type(seen[name])} "
         f"after {len(seen[name]['requests'])} request(s) and {len(seen[name]['waits'])} wait(s)"
         for name, status in runs_.items()
         if raised_type(seen[name]) != error_type(status)
@@ -449,6 +451,8 @@ def test_programming_errors_raised_at_once(observe):
     seen = observe("permanent")
     for name, kind in (("value_error", "ValueError"), ("key_error", "KeyError"),
                        ("file_not_found", "FileNotFoundError"),
+                       ("malformed_json", "json.decoder.JSONDecodeError"),
+                       ("caused_by_a_timeout", "RuntimeError"),
                        ("http_status_error", "httpx.HTTPStatusError"),
                        ("keyboard_interrupt", "KeyboardInterrupt")):
         case = seen[name]
@@ -608,6 +612,20 @@ def test_a_huge_retry_number_is_capped(observe):
 
 
 @pytest.mark.item("lab01.exponential-backoff")
+def test_far_out_with_a_factor_near_one(observe):
+    seen = observe("huge_retry")["slow_growth"]
+    wrong = []
+    for retry, factor in SLOW_GROWTH:
+        expected = min(45.0, factor ** retry)
+        got = seen[str(retry)].get("returned")
+        if not close(got, expected) and not (isinstance(got, float) and abs(got - expected) <= 1e-9 * expected):
+            wrong.append(f"backoff_delay({retry}) with factor {factor:g}: "
+                         f"{raised_type(seen[str(retry)])}, expected {expected:g}")
+    assert not wrong, "base 1 s, cap 45 s: " + "; ".join(wrong) + " (the formula decides " \
+        "for every retry number: a shortcut past some n is right only for factor 2)"
+
+
+@pytest.mark.item("lab01.exponential-backoff")
 def test_a_zero_base_stays_zero(observe):
     zero = observe("huge_retry")["zero_base"]
     assert zero.get("returned") == 0.0, (
@@ -661,8 +679,10 @@ def test_one_rng_goes_on_across_calls(observe):
     bounds = gaps_asked(seen[f"{case.name}-twin"])
     rng = random.Random(case.seed)
     split = run["first_call_requests"]
-    if any(after == split and via != "client" for after, _w, via in run["waits"]):
-        return  # a wait after the first call's last attempt: no-sleep-after-last says so
+    limit = case.settings["max_attempts"]
+    if any(after == split and via != "client" for after, _w, via in run["waits"]) \
+            or split > limit or len(run["requests"]) - split > limit:
+        return  # attempts beyond the limit, or a wait after the last: no-sleep-after-last's
     asked, expected = [], []
     for after, wait, via in run["waits"]:
         n = after - 1 if after <= split else after - split - 1

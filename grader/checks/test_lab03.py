@@ -104,21 +104,37 @@ def test_expiry_keeps_the_progress(observe):
     )
 
 
+#: Runs whose every turn reports usage.
+TOKEN_RUNS = {"other_budgets.steps", "other_budgets.tokens", "other_budgets.tokens_exact",
+              "simultaneous_budgets.steps_and_tokens"}
+
+
 @pytest.mark.item("lab03.deadline-exceeded-recorded")
 def test_every_failed_run_keeps_its_finished_turns(observe):
+    within = observe("other_budgets")["within"]["run"]
+    counts_tokens = within["state"] == "completed" and (within["llm_tokens"] or 0) > 0
     for name, seen in _all_runs(observe):
         run = seen.get("run")
         if not run or run["state"] != "failed":
             continue
-        answered = sum(r["outcome"] == "200" for r in seen["requests"])
+        deadline = seen["budget_s"]
+        answered = sum(r["outcome"] == "200" and r["at"] < deadline - TOLERANCE
+                       for r in seen["requests"])
+        if any(r["at"] >= deadline - TOLERANCE for r in seen["requests"]):
+            continue  # a request after the deadline: run-deadline-stops-loop says so
         steps = run["steps"] - seen["spent_before"][0]
         # how many steps a turn counts is budget-enforced's; here: none lost, none for a
         # turn whose answer never came
-        if run["roles"].count("assistant") != answered or (answered > 0) != (steps > 0):
+        # the turns of these runs report usage: a failed run keeps the tokens it spent
+        tokens_lost = counts_tokens and name in TOKEN_RUNS and answered > 0 \
+            and not (run["llm_tokens"] or 0) > seen["spent_before"][1]
+        if run["roles"].count("assistant") != answered or (answered > 0) != (steps > 0) \
+                or tokens_lost:
             raise AssertionError(
                 f"{name}: the run failed after {answered} answered turn(s) but holds "
-                f"{run['steps']} step(s) and the messages {run['roles']}: a turn counts once its "
-                "answer is in, and what was done before the failure is kept"
+                f"{run['steps']} step(s), {run['llm_tokens']!r} tokens and the messages "
+                f"{run['roles']}: a turn counts once its answer is in, and what was done "
+                "before the failure (messages, steps, tokens) is kept"
             )
 
 
@@ -184,6 +200,12 @@ def test_every_request_carries_the_model_and_the_tools(observe):
         f"expected {RUN_MODEL!r} each (run_agent passes model on to call_llm, and call_llm "
         "to create)"
     )
+    own = observe("request_options")["own_tools"]
+    offered = [r["tools"] for r in own["requests"]]
+    assert offered == [["restart_service"]], (
+        f"call_llm(..., tools=[restart_service]): the request offered {offered}; expected the "
+        "tools it was given"
+    )
     wrong = [r["tools"] for r in seen["requests"] if r["tools"] != KIT_TOOLS]
     assert not wrong, (
         f"a request offered the tools {wrong[0]!r}; expected {KIT_TOOLS} with every request "
@@ -212,6 +234,8 @@ def shrink_problem(at: float, fields: dict[str, Any], deadline: float, step: flo
     """What breaks timeout-shrinks-to-budget in one request, or '': no timeout above the
     time left; the time left itself when that is less than the step timeout; and, within
     twice the step timeout of the deadline, no less than the step timeout while that fits."""
+    if at >= deadline - TOLERANCE:
+        return ""  # sent once no time was left: run-deadline-stops-loop says so
     left = max(deadline - at, 0.0)
     values = [fields.get(name) for name in ("connect", "read", "write", "pool")]
     if any(isinstance(v, (int, float)) and v > left + TOLERANCE for v in values):
@@ -274,6 +298,10 @@ def test_child_deadline_is_the_earlier(observe):
     )
     assert close(got["explicit_child"], 10.0), (
         f"Deadline(now + 10).child(20) has {got['explicit_child']!r} s left; expected 10"
+    )
+    assert close(got["child_of_passed_at"], 0.0), (
+        f"child(15) of a deadline that passed 20 s ago has at = parent's at + "
+        f"{got['child_of_passed_at']!r}; expected the parent's instant (it comes first)"
     )
     assert close(got["zero_child"], 0.0), (
         f"child(0) of a deadline 20 s away has {got['zero_child']!r} s left; expected 0 (0 s "
@@ -620,7 +648,10 @@ def test_budgets_count_what_the_run_already_spent(observe):
                                                           "handed in with 900 tokens spent, "
                                                           "600 a turn"),
             ("two_calls_a_turn", "max_steps", 4, "max_steps=4, every reply asking for two "
-                                                 "tools")):
+                                                 "tools"),
+            ("no_steps_left", "max_steps", 0, "max_steps=0"),
+            ("no_tokens_left", "max_llm_tokens", 0, "max_llm_tokens=1200, a run handed in "
+                                                    "with all 1200 spent")):
         problem = _ended_as(seen[name], "failed", budget)
         assert not problem and len(seen[name]["requests"]) == requests, (
             f"{what}: {problem or str(len(seen[name]['requests'])) + ' requests'}; expected "

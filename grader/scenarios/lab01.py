@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import json
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -220,6 +221,9 @@ def generated_cases() -> list[Case]:
                    Attempt("503", (Header("retry-after", "400", 400.0),)), Attempt("ok"))
     cases.append(Case("long-delays", (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
                                       ("max_delay", 1000.0), ("jitter", False)), long_delays))
+    cases.append(Case("zero-cap", (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
+                                   ("max_delay", 0.0), ("jitter", False)),
+                      (Attempt("503"), Attempt("500"), Attempt("503"), Attempt("ok"))))
     for number, (base, factor) in enumerate(((0.1, 2.0), (0.05, 3.0), (0.5, 1.5))):
         policy = {"max_attempts": 9, "base_delay": base, "factor": factor,
                   "max_delay": 1000.0, "jitter": False}
@@ -412,6 +416,17 @@ def _status_errors(statuses: Sequence[str]) -> dict[str, BaseException]:
     return errors
 
 
+def _caused_by_a_timeout() -> BaseException:
+    """A permanent error raised from a transient one (``raise ... from``)."""
+    try:
+        try:
+            raise TimeoutError("slow disk")
+        except TimeoutError as slow:
+            raise RuntimeError("could not read the deploy plan") from slow
+    except RuntimeError as error:
+        return error
+
+
 @SCENARIOS.scenario
 def classification(lab: ModuleType) -> dict[str, Any]:
     """``is_transient`` asked directly about every kind of error the contract names."""
@@ -428,6 +443,8 @@ def classification(lab: ModuleType) -> dict[str, Any]:
         "ValueError": lambda: ValueError("negative disk size"),
         "KeyError": lambda: KeyError("service"),
         "FileNotFoundError": lambda: FileNotFoundError(2, "No such file", "/etc/deploy.yml"),
+        "json.JSONDecodeError": lambda: json.JSONDecodeError("Expecting value", "{oops", 1),
+        "RuntimeError from TimeoutError": _caused_by_a_timeout,
         "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
     }
     return {name: outcome(lambda make=make: plain(lab.is_transient(make())))
@@ -510,6 +527,11 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
         for status in PERMANENT_KINDS
     }
     seen.update({
+        f"{status}-asks-to-wait": _run_llm(
+            lab, [failure(int(status), retry_after=2), reply("should not be asked")], QUICK)
+        for status in ("400", "403")
+    })
+    seen.update({
         f"{status}-{NOISE}": _run_llm(
             lab, [failure(int(status), headers={NOISE: "true"}), reply("should not be asked")],
             QUICK)
@@ -523,6 +545,11 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
     seen["http_status_error"] = _run_call(lab, [_raise(httpx.HTTPStatusError(
         "404 Not Found", request=request, response=httpx.Response(404, request=request))),
         lambda: "no"], QUICK)
+    seen["caused_by_a_timeout"] = _run_call(lab, [lambda: _raise(_caused_by_a_timeout())(),
+                                                  lambda: "no"], QUICK)
+    seen["malformed_json"] = _run_call(lab, [_raise(json.JSONDecodeError("Expecting value",
+                                                                         "{oops", 1)),
+                                             lambda: "no"], QUICK)
     seen["file_not_found"] = _run_call(
         lab, [_raise(FileNotFoundError(2, "No such file", "/etc/deploy.yml")), lambda: "no"], QUICK)
     seen["keyboard_interrupt"] = _run_call(lab, [_raise(KeyboardInterrupt()), lambda: "no"],
@@ -588,6 +615,10 @@ def _two_calls(lab: ModuleType, case: Case) -> dict[str, Any]:
 GLOBAL_SEED = 4242
 
 
+#: Retry numbers far out with a factor near 1: ``(retry, factor)``.
+SLOW_GROWTH = ((65, 1.0), (70, 1.05), (300, 1.01), (1000, 1.0))
+
+
 @SCENARIOS.scenario
 def huge_retry(lab: ModuleType) -> dict[str, Any]:
     """``backoff_delay`` for retry numbers far past any float's range."""
@@ -603,6 +634,9 @@ def huge_retry(lab: ModuleType) -> dict[str, Any]:
                                                             random.Random(7)))),
         "zero_base": outcome(lambda: plain(lab.backoff_delay(
             5000, lab.RetryPolicy(base_delay=0.0, max_delay=45.0)))),
+        "slow_growth": {str(retry): outcome(lambda r=retry, f=factor: plain(lab.backoff_delay(
+            r, lab.RetryPolicy(base_delay=1.0, factor=f, max_delay=45.0))))
+            for retry, factor in SLOW_GROWTH},
     }
 
 

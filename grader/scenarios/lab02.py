@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib.util
 import itertools
 import json
 import random
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -115,14 +117,32 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
         store = MemoryTaskStore()
         made = [outcome(lambda text=text: lab.create_task(store, text, now=clock.now))
                 for text in ("first", "second", "Free disk on web-1", "Free disk on web-1")]
+        # two more processes, each with its module loaded afresh, each creating a task
+        made += [outcome(lambda: _another_process(lab).create_task(store, "Free disk on web-1",
+                                                                  now=clock.now))
+                 for _ in range(2)]
         ids = [t.id for t in store.saves]
         seen["same_instant"] = {
             "raised": [r["raised"] for r in made if "raised" in r],
             "stored": len(store),
-            "distinct_ids": len(ids) == 4 and all(type(i) is str for i in ids)
-            and len(set(ids)) == 4,
+            "distinct_ids": len(ids) == 6 and all(type(i) is str for i in ids)
+            and len(set(ids)) == 6,
         }
     return seen
+
+
+def _another_process(lab: ModuleType) -> ModuleType:
+    """The submission's module loaded afresh, as another process would load it: none of
+    the first load's module-level state is shared."""
+    name = f"{lab.__name__}_again"
+    spec = importlib.util.spec_from_file_location(name, lab.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    sys.modules[name] = fresh  # as an import would (dataclasses look their module up)
+    try:
+        spec.loader.exec_module(fresh)  # type: ignore[union-attr]
+    finally:
+        del sys.modules[name]
+    return fresh
 
 
 @SCENARIOS.scenario
@@ -214,8 +234,15 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         for name, store in (("already_running", MemoryTaskStore()),
                             ("overtaken_running", _OvertakenStore(running)),
                             ("overtaken_completed", _OvertakenStore(completed)),
-                            ("overtaken_failed", _OvertakenStore(failed))):
-            store.save(running if name == "already_running" else pending)
+                            ("overtaken_failed", _OvertakenStore(failed)),
+                            ("running_for_long", MemoryTaskStore())):
+            if name == "running_for_long":
+                store.save(Task(id=pending.id, user_input=pending.user_input,
+                                state=TaskState.RUNNING, created_at=clock.now(),
+                                updated_at=clock.now()))
+                clock.advance(600.0)
+            else:
+                store.save(running if name == "already_running" else pending)
             before = len(store.saves)
             work = _Work(clock, 3.0, "rotated by this executor")
             seen[name] = outcome(lambda: lab.execute_task(store, pending.id, work, now=clock.now),
@@ -502,6 +529,11 @@ def argument_forms() -> list[dict[str, Any]]:
     return cases
 
 
+#: Calls that differ only in case: ``(task_id, tool, arguments)`` pairs.
+CASE_PAIRS = ((("task-a", "apply_deploy", '{"tag":"RC1"}'), ("task-a", "apply_deploy", '{"tag":"rc1"}')),
+              (("task-a", "apply_deploy", "{}"), ("Task-A", "apply_deploy", "{}")),
+              (("task-a", "Build_Config", "{}"), ("task-a", "build_config", "{}")))
+
 #: Task and tool names whose plain concatenation collides.
 RUN_TOGETHER = (("task-7", "apply_deploy"), ("task-7apply", "_deploy"), ("task-", "7apply_deploy"),
                 ("task-7a", "pply_deploy"))
@@ -529,6 +561,7 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
     seen["empty"] = {"canonical": [canonical(e) for e in empties],
                      "keys": [key("task-gen", "clean_logs", e) for e in empties]}
     seen["run_together"] = [key(task_id, tool, "{}") for task_id, tool in RUN_TOGETHER]
+    seen["case_pairs"] = [[key(*call) for call in pair] for pair in CASE_PAIRS]
     return seen
 
 
@@ -554,6 +587,34 @@ def key_in_progress(lab: ModuleType) -> dict[str, Any]:
 
 
 @SCENARIOS.scenario
+def executor_meets_a_running_key(lab: ModuleType) -> dict[str, Any]:
+    """The executor asked for a deploy whose key another executor of the same task holds,
+    still running: whether the tool runs anyway."""
+    arguments = '{"service":"checkout","version":"1.8.2"}'
+    learn = MemoryKeyStore()
+    outcome(lambda: lab.IdempotentTools(DevOpsTools(), learn, "task-co")("apply_deploy",
+                                                                          arguments))
+    records = [learn.get(k) for k in learn.keys()]
+    key = outcome(lambda: plain(lab.idempotency_key("task-co", "apply_deploy", arguments)))
+    if len(records) != 1 or not isinstance(records[0], KeyRecord) \
+            or key.get("returned") != records[0].key:
+        return {"learned": False}
+    fresh = DevOpsTools()
+    outcome(lambda: lab.IdempotentTools(fresh, MemoryKeyStore(), "task-co")("apply_deploy",
+                                                                          arguments))
+    if fresh.deployed != ["checkout@1.8.2"]:
+        return {"learned": False}  # it remembers outside its key store: the dedup checks
+    keys, tools = MemoryKeyStore(), DevOpsTools()
+    keys.put(KeyRecord(records[0].key, records[0].params))  # claimed, not done
+    seen = outcome(lambda: lab.IdempotentTools(tools, keys, "task-co")("apply_deploy",
+                                                                       arguments),
+                   describe=lambda e: _raised(e, lab.KeyInProgress))
+    seen["learned"] = True
+    seen["deployed"] = list(tools.deployed)
+    return seen
+
+
+@SCENARIOS.scenario
 def params_mismatch(lab: ModuleType) -> dict[str, Any]:
     """One key, first with 10, then with 99, then with 10 again."""
     keys, runs = MemoryKeyStore(), []
@@ -575,6 +636,14 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
         second["names_the_key"] = "idem-42" in second["message"]
     record = keys.get("idem-42")
     first_runs = list(runs)
+    replay_runs: list[int] = []
+
+    def scale() -> str:
+        replay_runs.append(1)
+        return "scaled to 5"
+
+    replay = [outcome(lambda: lab.run_once(keys, "idem-50", "scale:5", scale),
+                      describe=lambda e: _raised(e, lab.KeyInProgress)) for _ in range(2)]
     empty_first = [
         outcome(lambda: lab.run_once(keys, "idem-43", params, refund(amount)),
                 describe=lambda e: _raised(e, lab.IdempotencyConflict))
@@ -585,6 +654,7 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
         "runs": first_runs,
         "record_params": plain(record.params) if isinstance(record, KeyRecord) else None,
         "empty_first": empty_first,
+        "replay": {"calls": replay, "runs": len(replay_runs)},
     }
 
 
@@ -657,36 +727,34 @@ def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str
     }
 
 
+def _task_races(lab: ModuleType, rounds: int, state: TaskState,
+                ticks: Iterator[int]) -> list[dict[str, Any]]:
+    """``rounds`` races of two executors on one task in ``state``, until one hangs."""
+    found = []
+    for round_ in range(rounds):
+        store = LinedUpTaskStore()
+        task = Task(id=f"task-race-{state.value}-{round_}", user_input="deploy web",
+                    state=state, created_at=0.0, updated_at=0.0,
+                    error="ToolFailure: gateway timeout" if state is TaskState.FAILED else None)
+        store.save(task)
+        work = _Work(None, 0.003, "deployed web@2.4.1")
+        raced = _race(lambda: lab.execute_task(store, task.id, work,
+                                               now=lambda: float(next(ticks))),
+                      lab.TaskInProgress)
+        found.append({"work_runs": work.runs, **raced})
+        if raced["hung"]:
+            break
+    return found
+
+
 @SCENARIOS.scenario
 def concurrency(lab: ModuleType) -> dict[str, Any]:
     """Two threads execute one task, then run one key, at the same moment, round after
     round; the work takes a few real milliseconds."""
-    tasks, keys = [], []
     ticks = itertools.count(1)
-    for round_ in range(RACE_ROUNDS):
-        store = LinedUpTaskStore()
-        task = Task(id=f"task-race-{round_}", user_input="deploy web", created_at=0.0,
-                    updated_at=0.0)
-        store.save(task)
-        work = _Work(None, 0.003, "deployed web@2.4.1")
-        raced = _race(lambda: lab.execute_task(store, task.id, work, now=lambda: float(next(ticks))),
-                      lab.TaskInProgress)
-        tasks.append({"work_runs": work.runs, **raced})
-        if raced["hung"]:
-            break
-    failed_tasks = []
-    for round_ in range(RACE_ROUNDS // 5):
-        store = LinedUpTaskStore()
-        task = Task(id=f"task-race-failed-{round_}", user_input="deploy web",
-                    state=TaskState.FAILED, error="ToolFailure: gateway timeout",
-                    created_at=0.0, updated_at=0.0)
-        store.save(task)
-        work = _Work(None, 0.003, "deployed web@2.4.1")
-        raced = _race(lambda: lab.execute_task(store, task.id, work, now=lambda: float(next(ticks))),
-                      lab.TaskInProgress)
-        failed_tasks.append({"work_runs": work.runs, **raced})
-        if raced["hung"]:
-            break
+    tasks = _task_races(lab, RACE_ROUNDS, TaskState.PENDING, ticks)
+    failed_tasks = _task_races(lab, RACE_ROUNDS // 5, TaskState.FAILED, ticks)
+    keys = []
     for _ in range(RACE_ROUNDS):
         store_keys = LinedUpKeyStore()
         work = _Work(None, 0.003, "charged 5 EUR")

@@ -30,6 +30,11 @@ from labs.kit.fake_llm import FakeLLM, Step, failure, reply, timeout, tool_call
 SCENARIOS = Registry(process_clock_stopped=True)
 GOAL = "Roll out web 2.4.1 to staging and check that it is healthy."
 PROMPT = [{"role": "user", "content": GOAL}]
+#: A tool of the call's own, offered instead of the kit's.
+OWN_TOOL = {"type": "function", "function": {
+    "name": "restart_service", "description": "Restart a service.",
+    "parameters": {"type": "object", "properties": {"service": {"type": "string"}},
+                   "required": ["service"]}}}
 #: The model the ``request_options`` run is given (not the default one).
 RUN_MODEL = "gpt-4.1-mini"
 
@@ -176,6 +181,7 @@ def _call(
     client_options: dict[str, Any] | None = None,
     rng: random.Random | None = None,
     timeouts_as: int | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock
     (``step_timeout`` not passed when None)."""
@@ -187,7 +193,7 @@ def _call(
             completion = lab.call_llm(
                 llm.client(**(client_options or {"max_retries": 0})), PROMPT,
                 deadline=deadline, policy=_policy(**policy), sleep=clock.sleep,
-                **_options(step_timeout, rng=rng),
+                **_options(step_timeout, rng=rng, tools=tools),
             )
             return completion.choices[0].message.content
 
@@ -253,6 +259,8 @@ def request_options(lab: ModuleType) -> dict[str, Any]:
         "run": _agent(lab, script, Budget(max_wall_time=600.0), step_timeout=None,
                       model=RUN_MODEL),
         "call": _call(lab, [reply("ok")], deadline_s=600.0, step_timeout=None, policy={}),
+        "own_tools": _call(lab, [reply("ok")], deadline_s=600.0, step_timeout=None, policy={},
+                           tools=[OWN_TOOL]),
     }
 
 
@@ -279,6 +287,8 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
             zero = parent.child(0.0)
             seen["zero_child"] = zero.remaining()
             seen["zero_child_expired"] = zero.expired()
+            clock.advance(40.0)  # the parent has passed by 20 s
+            seen["child_of_passed_at"] = parent.child(15.0).at - parent.at
             return {key: plain(value) for key, value in seen.items()}
 
     return outcome(observe)
@@ -361,6 +371,11 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
         "tokens_already_spent": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
                                                             max_llm_tokens=1200),
                                        step_timeout=30.0, spent=(0, 900)),
+        "no_steps_left": _agent(lab, endless, Budget(max_steps=0, max_wall_time=roomy,
+                                                     max_llm_tokens=10**9), step_timeout=30.0),
+        "no_tokens_left": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                                      max_llm_tokens=1200), step_timeout=30.0,
+                                 spent=(0, 1200)),
         "two_calls_a_turn": _agent(lab, [reply(tool_calls=[
             tool_call("check_disk", id=f"call_p{n}a"), tool_call("check_status", {"service": "web"},
                                                                  id=f"call_p{n}b")])
@@ -475,12 +490,12 @@ def call_cases() -> list[CallCase]:
         late = max(0.0, min(late, deadline - 0.5))
         policy = {"max_attempts": rng.randint(2, 6), "base_delay": rng.choice((0.5, 1.0, 2.0,
                                                                                5.0)),
-                  "factor": 2.0, "max_delay": 60.0}
+                  "factor": 2.0, "max_delay": rng.choice((60.0, 60.0, 10.0, 4.0))}
         answers = []
         for _ in range(policy["max_attempts"] + 1):
             kind = rng.choice(("timeout", "timeout", "503", "503", "429", "500", "ok", "400"))
             latency = rng.choice((0.0, 0.5, step_timeout * 0.8, step_timeout * 1.5, 3.0))
-            retry_after = rng.choice((None, None, 2, 9)) if kind == "429" else None
+            retry_after = rng.choice((None, None, 2, 9, 90)) if kind == "429" else None
             answers.append(Answer(kind, 0.0 if kind == "timeout" else latency, retry_after))
             if kind in ("ok", "400"):
                 break

@@ -37,6 +37,8 @@ DEFAULT_START = _dt.datetime(2026, 1, 1, 9, 0, 0, tzinfo=_dt.timezone.utc)
 PROCESS_START = _dt.datetime(2025, 12, 1, 6, 30, 0, tzinfo=_dt.timezone.utc)
 
 
+#: ``time.sleep`` itself, for the threads a detached clock leaves alone.
+_REAL_SLEEP = time.sleep
 _process_stopped = 0
 _process_lock = threading.Lock()
 
@@ -81,8 +83,9 @@ class FrozenClock:
     With ``detached=True`` the clock's time is its own (see the module's docstring):
     :meth:`now`, :meth:`monotonic`, :meth:`elapsed` and :meth:`datetime` read it, only
     :meth:`sleep` and :meth:`advance` move it, and it is the same in every thread. The
-    process's clock stands still at :data:`PROCESS_START`, and ``time.sleep`` returns at
-    once, noting what was asked in ``process_sleeps``.
+    process's clock stands still at :data:`PROCESS_START`, and ``time.sleep`` in the thread
+    that started the clock returns at once, noting what was asked in ``process_sleeps``
+    (in any other thread, a Jupyter kernel's own for one, it still sleeps for real).
     """
 
     def __init__(
@@ -106,8 +109,10 @@ class FrozenClock:
         self._own = _dt.timedelta(0)
         self._lock = threading.Lock()
         self._shared = False
+        self._owner: int | None = None
 
     def __enter__(self) -> "FrozenClock":
+        self._owner = threading.get_ident()
         shared = self.detached and _process_stopped > 0
         self._frozen = self._freezer if shared else self._freezer.start()
         self._shared = shared
@@ -183,5 +188,9 @@ class FrozenClock:
         return _dt.datetime.now(_dt.timezone.utc)
 
     def _process_sleep(self, seconds: float) -> None:
-        """``time.sleep`` under a detached clock: note the wait, move nothing."""
+        """``time.sleep`` under a detached clock: in the owner thread, note the wait and move
+        nothing; in any other thread, really sleep."""
+        if threading.get_ident() != self._owner:
+            _REAL_SLEEP(seconds)
+            return
         self.process_sleeps.append(float(seconds))
