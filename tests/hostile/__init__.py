@@ -1,9 +1,9 @@
 """Hostile lab 01 submissions: the stub, plus one way of attacking the grader.
 
 Each case is a few lines appended to the stub ``labs/lab01_retry.py``: what it does at
-import time runs when the grader imports it, and what it assigns to ``RetryingLLM.__init__``
-or ``retry_call`` runs inside the scenarios (every lab 01 scenario builds a ``RetryingLLM``
-first). Where a case keeps the stub's ``NotImplementedError``, the hostile part did its
+import time runs when the grader imports it, and what it assigns to the lab's functions
+(``RetryingLLM.__init__``, ``retry_call`` and its helpers) runs inside the scenarios, each of
+which calls one of them first. Where a case keeps the stub's ``NotImplementedError``, the hostile part did its
 worst and the grading goes on as it would for the stub.
 
 The cases live here as text, not as ``.py`` files, because some do not even parse.
@@ -80,7 +80,7 @@ def _wait_forever(*args, **kwargs):
 
 
 RetryingLLM.__init__ = _wait_forever
-retry_call = _wait_forever
+retry_call = is_transient = backoff_delay = server_delay = _wait_forever
 """,
     timeout=1.0,
 )
@@ -96,7 +96,7 @@ def _sleep_forever(*args, **kwargs):
 
 
 RetryingLLM.__init__ = _sleep_forever
-retry_call = _sleep_forever
+retry_call = is_transient = backoff_delay = server_delay = _sleep_forever
 """,
     timeout=1.0,
 )
@@ -112,7 +112,7 @@ def _exit(*args, **kwargs):
 
 
 RetryingLLM.__init__ = _exit
-retry_call = _exit
+retry_call = is_transient = backoff_delay = server_delay = _exit
 """,
 )
 
@@ -133,7 +133,7 @@ def _interrupt(*args, **kwargs):
 
 
 RetryingLLM.__init__ = _interrupt
-retry_call = _interrupt
+retry_call = is_transient = backoff_delay = server_delay = _interrupt
 """,
 )
 
@@ -148,7 +148,7 @@ def _exit(*args, **kwargs):
 
 
 RetryingLLM.__init__ = _exit
-retry_call = _exit
+retry_call = is_transient = backoff_delay = server_delay = _exit
 """,
 )
 
