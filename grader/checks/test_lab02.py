@@ -75,6 +75,12 @@ def test_result_and_error_are_recorded(observe):
         f"the failed task holds error={error!r}, result={final.get('result')!r}; expected the "
         "error's type and message ('ToolFailure: disk is busy')"
     )
+    chained = seen["chained"]["history"][-1] if seen["chained"]["history"] else {}
+    assert chained.get("error") == "ToolFailure: apply_deploy failed", (
+        f"work raising ToolFailure('apply_deploy failed') from ConnectionResetError: the failed "
+        f"task holds error={chained.get('error')!r}; expected the error the work raised, "
+        "'ToolFailure: apply_deploy failed'"
+    )
 
 
 @pytest.mark.item("lab02.task-lifecycle")
@@ -125,6 +131,10 @@ def test_failed_task_runs_again_with_its_error_cleared(observe):
         "expected it running with the old error cleared (error=None)"
     )
     assert seen["final"]["error"] is None, f"completed, yet the error stays: {seen['final']}"
+    assert len(set(seen["created_at"])) == 1, (
+        f"executing a failed task again, its versions' created_at were {seen['created_at']}; "
+        "created_at never changes"
+    )
     assert seen["states"] == ["running", "completed"], (
         f"executing a failed task again, the store saw the states {seen['states']} after "
         "failed; expected running (claimed straight from failed), then completed"
@@ -145,6 +155,16 @@ def test_completed_task_returns_the_stored_result(observe):
     )
     assert seen["work_runs"] == 1, (
         f"the work ran {seen['work_runs']} times for one task executed three times; expected 1"
+    )
+
+
+@pytest.mark.item("lab02.completed-not-rerun")
+def test_a_completed_task_without_a_result_is_done(observe):
+    seen = observe("completed_rerun")["no_result"]
+    assert seen["work_runs"] == 0 and seen["saves"] == 0, (
+        f"a task stored completed with result=None, executed: the work ran "
+        f"{seen['work_runs']} time(s), {seen['saves']} save(s); expected neither (completed "
+        "is the state)"
     )
 
 
@@ -362,7 +382,7 @@ def test_executor_runs_a_repeat_once(observe):
 @pytest.mark.item("lab02.key-is-deterministic")
 def test_generated_arguments_in_every_form(observe):
     seen = observe("generated_keys")
-    from grader.scenarios.lab02 import CASE_PAIRS, argument_forms
+    from grader.scenarios.lab02 import CASE_PAIRS, TYPE_PAIRS, argument_forms
     problems = []
     for number, (case, got) in enumerate(zip(argument_forms(), seen["cases"]), 1):
         texts = [c.get("returned") for c in got["canonical"]]
@@ -392,6 +412,12 @@ def test_generated_arguments_in_every_form(observe):
             f"no arguments, written '', '{{}}' and {{}}: canonical texts {texts}, keys "
             f"{len(set(map(str, keys)))} distinct; an empty arguments text means no arguments"
         )
+    same_but_type = [pair for pair, got in zip(TYPE_PAIRS, seen["type_pairs"])
+                     if got[0].get("returned") == got[1].get("returned")]
+    assert not same_but_type, (
+        f"the arguments {same_but_type[0][0]} and {same_but_type[0][1]} got one key; a number, "
+        "a boolean or null is not the string that spells it"
+    )
     same_but_case = [pair for pair, got in zip(CASE_PAIRS, seen["case_pairs"])
                      if got[0].get("returned") == got[1].get("returned")]
     assert not same_but_case, (
@@ -605,6 +631,10 @@ def test_a_task_claimed_elsewhere_is_not_run(observe):
 def test_a_key_still_running_is_in_progress(observe):
     seen = observe("key_in_progress")
     same = seen["same"]
+    assert seen["claim_kept"], (
+        "run_once on a key whose operation is still running: the claim was gone afterwards; "
+        "a caller turned away must leave the running caller's claim alone"
+    )
     assert same.get("raised", {}).get("expected_type") and seen["runs"] == 0, (
         f"run_once on a key whose operation is still running (same params): "
         f"{raised_type(same)}, the action ran {seen['runs']} time(s); expected your "

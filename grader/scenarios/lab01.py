@@ -98,11 +98,17 @@ class Case:
     def has_headers(self) -> bool:
         return any(attempt.headers for attempt in self.script)
 
+    @property
+    def has_noise(self) -> bool:
+        """Whether some failure carries a header the contract ignores."""
+        return any(attempt.noise for attempt in self.script)
+
     def twin(self, **changes: Any) -> "Case":
-        """The same script without delay headers (and with ``changes`` to the policy)."""
+        """The same script without delay headers or ignored ones (and with ``changes`` to
+        the policy): what the submission does when the server says nothing."""
         policy = {**self.settings, **changes}
         return Case(f"{self.name}-twin", tuple(policy.items()),
-                    tuple(Attempt(a.kind, noise=a.noise) for a in self.script), self.seed)
+                    tuple(Attempt(a.kind) for a in self.script), self.seed)
 
 
 def _http_date(seconds_from_now: int) -> str:
@@ -198,8 +204,15 @@ def _script(rng: random.Random, deck: _Deck, policy: dict[str, Any], *, headers:
 
 
 def _noise(rng: random.Random) -> tuple[tuple[str, str], ...]:
-    """Now and then, the OpenAI server's own hint on retrying, which the contract ignores."""
-    return ((NOISE, rng.choice(("true", "false"))),) if rng.random() < 0.3 else ()
+    """Now and then, headers the OpenAI server sends that the contract ignores: its own hint
+    on retrying, and when its rate limits reset."""
+    noise: list[tuple[str, str]] = []
+    if rng.random() < 0.3:
+        noise.append((NOISE, rng.choice(("true", "false"))))
+    if rng.random() < 0.3:
+        noise += [("x-ratelimit-reset-requests", rng.choice(("6m0s", "1.5s", "20ms"))),
+                  ("x-ratelimit-reset-tokens", rng.choice(("1s", "12m30s")))]
+    return tuple(noise)
 
 
 #: The seeds the generated cases come from.
@@ -349,7 +362,8 @@ def _run_llm(
     """One ``RetryingLLM.complete`` against ``script``: what the server, the clock and the
     caller saw. The client has its own retries off unless ``client_options`` say else."""
     with _run(script) as (llm, clock, waits):
-        client = llm.client(**(client_options or {"max_retries": 0}))
+        options = {"max_retries": 0} if client_options is None else client_options
+        client = llm.client(**options)
 
         def complete() -> Any:
             wrapper = lab.RetryingLLM(
@@ -416,6 +430,13 @@ def _status_errors(statuses: Sequence[str]) -> dict[str, BaseException]:
     return errors
 
 
+def _http_status_error(status: int) -> httpx.HTTPStatusError:
+    """What ``response.raise_for_status()`` raises in a plain function's HTTP call."""
+    request = httpx.Request("GET", "https://deploy.internal/api/releases/2.4.1")
+    return httpx.HTTPStatusError(f"{status} from the release API", request=request,
+                                 response=httpx.Response(status, request=request))
+
+
 def _caused_by_a_timeout() -> BaseException:
     """A permanent error raised from a transient one (``raise ... from``)."""
     try:
@@ -444,6 +465,10 @@ def classification(lab: ModuleType) -> dict[str, Any]:
         "KeyError": lambda: KeyError("service"),
         "FileNotFoundError": lambda: FileNotFoundError(2, "No such file", "/etc/deploy.yml"),
         "json.JSONDecodeError": lambda: json.JSONDecodeError("Expecting value", "{oops", 1),
+        "ValueError about a timeout": lambda: ValueError("timeout must be positive"),
+        "RuntimeError saying try again": lambda: RuntimeError(
+            "service temporarily unavailable, try again later"),
+        "httpx.HTTPStatusError 503": lambda: _http_status_error(503),
         "RuntimeError from TimeoutError": _caused_by_a_timeout,
         "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
     }
@@ -541,10 +566,12 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
         lab, [_raise(ValueError("negative disk size")), lambda: "no"], QUICK
     )
     seen["key_error"] = _run_call(lab, [_raise(KeyError("service")), lambda: "no"], QUICK)
-    request = httpx.Request("GET", "https://deploy.internal/api/releases/2.4.1")
-    seen["http_status_error"] = _run_call(lab, [_raise(httpx.HTTPStatusError(
-        "404 Not Found", request=request, response=httpx.Response(404, request=request))),
-        lambda: "no"], QUICK)
+    seen["http_status_error"] = _run_call(lab, [_raise(_http_status_error(404)), lambda: "no"],
+                                          QUICK)
+    seen["http_status_error_503"] = _run_call(lab, [_raise(_http_status_error(503)),
+                                                    lambda: "no"], QUICK)
+    seen["message_says_timeout"] = _run_call(
+        lab, [_raise(ValueError("timeout must be positive")), lambda: "no"], QUICK)
     seen["caused_by_a_timeout"] = _run_call(lab, [lambda: _raise(_caused_by_a_timeout())(),
                                                   lambda: "no"], QUICK)
     seen["malformed_json"] = _run_call(lab, [_raise(json.JSONDecodeError("Expecting value",
@@ -567,11 +594,11 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def generated(lab: ModuleType) -> dict[str, Any]:
-    """Every generated case, and the twin of each one that carries delay headers."""
+    """Every generated case, and the twin of each one whose server sends headers."""
     seen = {}
     for case in generated_cases():
         seen[case.name] = run_case(lab, case)
-        if case.has_headers:
+        if case.has_headers or case.has_noise:
             seen[f"{case.name}-twin"] = run_case(lab, case.twin())
     return seen
 

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 from grader.observe import describe_error, outcome, plain, type_name
 from grader.scenarios import Registry
@@ -94,6 +95,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
         for name, work in (
             ("success", _Work(clock, 42.0, "Freed 20GB on web-1")),
             ("failure", _Work(clock, 7.0, "", ToolFailure("disk is busy"))),
+            ("chained", _Work(clock, 3.0, "", _chained_failure())),
         ):
             store = MemoryTaskStore()
             start = clock.now()
@@ -129,6 +131,17 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
             and len(set(ids)) == 6,
         }
     return seen
+
+
+def _chained_failure() -> Exception:
+    """A failure raised from another one (``raise ToolFailure(...) from ...``)."""
+    try:
+        try:
+            raise ConnectionResetError("peer reset")
+        except ConnectionResetError as lower:
+            raise ToolFailure("apply_deploy failed") from lower
+    except ToolFailure as error:
+        return error
 
 
 def _another_process(lab: ModuleType) -> ModuleType:
@@ -170,7 +183,15 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
         silent = _Work(clock, 2.0, "")
         empty = [outcome(lambda: lab.execute_task(empty_store, quiet.id, silent, now=clock.now))
                  for _ in range(3)]
+        none_store = MemoryTaskStore()
+        bare = Task(id="task-bare-4", user_input="Ping the load balancer",
+                    state=TaskState.COMPLETED, result=None, created_at=clock.now(),
+                    updated_at=clock.now())
+        none_store.save(bare)
+        ping = _Work(clock, 1.0, "pinged")
+        outcome(lambda: lab.execute_task(none_store, bare.id, ping, now=clock.now))
         return {
+            "no_result": {"work_runs": ping.runs, "saves": len(none_store.saves) - 1},
             "first": first,
             "again": again,
             "work_runs": work.runs,
@@ -254,6 +275,7 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         store.save(Task(id="task-failed-2", user_input="deploy web", state=TaskState.FAILED,
                         error="ToolFailure: gateway timeout", created_at=clock.now(),
                         updated_at=clock.now()))
+        clock.advance(90.0)  # the retry comes later: a created_at reset to now() would show
         during: list[Any] = []
 
         def work(task: Task) -> str:
@@ -266,6 +288,8 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         seen["failed_again"]["final"] = _task(store.get("task-failed-2"))
         seen["failed_again"]["states"] = [
             _task(t)["state"] for t in store.history("task-failed-2")][1:]
+        seen["failed_again"]["created_at"] = [
+            _task(t)["created_at"] for t in store.history("task-failed-2")]
     return seen
 
 
@@ -367,7 +391,11 @@ def _hash_as_in_another_process(lab: ModuleType) -> Iterator[None]:
     own = lab.__dict__.get("hash", missing)
     lab.hash = lambda value: builtins.hash(("another process", value))
     try:
-        yield
+        with mock.patch("os.getpid", lambda: 48213), mock.patch("os.getppid", lambda: 48200), \
+                mock.patch("socket.gethostname", lambda: "worker-7"), \
+                mock.patch("platform.node", lambda: "worker-7"), \
+                mock.patch("threading.get_ident", lambda: 140213):
+            yield
     finally:
         if own is missing:
             del lab.hash
@@ -534,6 +562,10 @@ CASE_PAIRS = ((("task-a", "apply_deploy", '{"tag":"RC1"}'), ("task-a", "apply_de
               (("task-a", "apply_deploy", "{}"), ("Task-A", "apply_deploy", "{}")),
               (("task-a", "Build_Config", "{}"), ("task-a", "build_config", "{}")))
 
+#: Arguments that differ only in a value's JSON type.
+TYPE_PAIRS = (('{"replicas":3}', '{"replicas":"3"}'), ('{"dry_run":true}', '{"dry_run":"true"}'),
+              ('{"note":null}', '{"note":"null"}'), ('{"hosts":[]}', '{"hosts":{}}'))
+
 #: Task and tool names whose plain concatenation collides.
 RUN_TOGETHER = (("task-7", "apply_deploy"), ("task-7apply", "_deploy"), ("task-", "7apply_deploy"),
                 ("task-7a", "pply_deploy"))
@@ -562,6 +594,8 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
                      "keys": [key("task-gen", "clean_logs", e) for e in empties]}
     seen["run_together"] = [key(task_id, tool, "{}") for task_id, tool in RUN_TOGETHER]
     seen["case_pairs"] = [[key(*call) for call in pair] for pair in CASE_PAIRS]
+    seen["type_pairs"] = [[key("task-gen", "apply_deploy", args) for args in pair]
+                          for pair in TYPE_PAIRS]
     return seen
 
 
@@ -578,10 +612,14 @@ def key_in_progress(lab: ModuleType) -> dict[str, Any]:
 
     same = outcome(lambda: lab.run_once(keys, "idem-running", "restart:web", restart),
                    describe=lambda e: _raised(e, lab.KeyInProgress))
+    same_runs = len(runs)
+    after_same = keys.get("idem-running")
     other = outcome(lambda: lab.run_once(keys, "idem-running", "restart:db", restart),
                     describe=lambda e: _raised(e, lab.IdempotencyConflict))
     record = keys.get("idem-running")
-    return {"same": same, "other": other, "runs": len(runs),
+    return {"same": same, "other": other, "runs": same_runs,
+            "other_runs": len(runs) - same_runs,
+            "claim_kept": isinstance(after_same, KeyRecord) and not after_same.done,
             "record": None if record is None else {"params": plain(record.params),
                                                    "done": plain(record.done)}}
 

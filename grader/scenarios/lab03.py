@@ -143,11 +143,12 @@ def _agent(
     model: str | None = None,
     rng: random.Random | None = None,
     spent: tuple[int, int] = (0, 0),
+    timeouts_as: int | None = None,
 ) -> dict[str, Any]:
     """``run_agent`` on a fresh run (with ``spent`` steps and tokens already on it); what
     it returned, the run, the requests and the clock. ``step_timeout``, ``model`` and
     ``rng`` are not passed when None."""
-    with _clocked(script) as (clock, llm, process_sleeps):
+    with _clocked(script, timeouts_as=timeouts_as) as (clock, llm, process_sleeps):
         run = AgentRun.start(GOAL, budget)
         run.steps, run.llm_tokens = spent
         states: list[Any] = []
@@ -190,8 +191,9 @@ def _call(
         def call() -> Any:
             deadline = lab.Deadline.after(deadline_s, clock=clock.monotonic)
             clock.advance(elapsed_first)
+            options = {"max_retries": 0} if client_options is None else client_options
             completion = lab.call_llm(
-                llm.client(**(client_options or {"max_retries": 0})), PROMPT,
+                llm.client(**options), PROMPT,
                 deadline=deadline, policy=_policy(**policy), sleep=clock.sleep,
                 **_options(step_timeout, rng=rng, tools=tools),
             )
@@ -307,6 +309,10 @@ def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
             deadline_s=20.0, step_timeout=5.0,
             policy={"max_attempts": 5, "base_delay": 1.0, "max_delay": 60.0},
         ),
+        "in_a_run_even": _agent(lab, [failure(503)] * 4, Budget(max_wall_time=30.0),
+                                step_timeout=5.0,
+                                policy={"max_attempts": 4, "base_delay": 20.0, "factor": 1.0,
+                                        "max_delay": 60.0}),
         "in_a_run": _agent(lab, [failure(503)] * 4, Budget(max_wall_time=30.0), step_timeout=5.0,
                            policy={"max_attempts": 4, "base_delay": 20.0, "max_delay": 60.0}),
         "exactly_at_the_deadline": _call(
@@ -330,17 +336,25 @@ def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
     roomy = 300.0
     gives_up = [timeout()] * 3 + [reply("one attempt too many")]
     permanent = [failure(400, message="unknown parameter"), reply("retried a 400")]
+    cases: dict[str, Any] = {
+        "recovers": lambda **twin: _call(lab, [timeout(), reply("ok after a timeout")],
+                                         deadline_s=300.0, step_timeout=20.0,
+                                         policy={"max_attempts": 4}, **twin),
+        "runs_out": lambda **twin: _call(lab, [timeout()] * 6, deadline_s=50.0,
+                                         step_timeout=20.0, policy={"max_attempts": 6}, **twin),
+        "in_a_run": lambda **twin: _agent(lab, [timeout()] * 6, Budget(max_wall_time=50.0),
+                                          step_timeout=20.0, policy={"max_attempts": 6}, **twin),
+        "gives_up": lambda **twin: _call(lab, gives_up, deadline_s=roomy, step_timeout=20.0,
+                                         policy={"max_attempts": 3}, **twin),
+        "gives_up_in_a_run": lambda **twin: _agent(lab, gives_up, Budget(max_wall_time=roomy),
+                                                   step_timeout=20.0,
+                                                   policy={"max_attempts": 3}, **twin),
+    }
+    seen = {name: run() for name, run in cases.items()}
+    # each with its twin: the server answering a 503 wherever it timed out
+    seen.update({f"{name}-twin": run(timeouts_as=503) for name, run in cases.items()})
     return {
-        "recovers": _call(lab, [timeout(), reply("ok after a timeout")], deadline_s=300.0,
-                          step_timeout=20.0, policy={"max_attempts": 4}),
-        "runs_out": _call(lab, [timeout()] * 6, deadline_s=50.0, step_timeout=20.0,
-                          policy={"max_attempts": 6}),
-        "in_a_run": _agent(lab, [timeout()] * 6, Budget(max_wall_time=50.0), step_timeout=20.0,
-                           policy={"max_attempts": 6}),
-        "gives_up": _call(lab, gives_up, deadline_s=roomy, step_timeout=20.0,
-                          policy={"max_attempts": 3}),
-        "gives_up_in_a_run": _agent(lab, gives_up, Budget(max_wall_time=roomy),
-                                    step_timeout=20.0, policy={"max_attempts": 3}),
+        **seen,
         "permanent": _call(lab, permanent, deadline_s=roomy, step_timeout=20.0,
                            policy={"max_attempts": 3}),
         "permanent_in_a_run": _agent(lab, permanent, Budget(max_wall_time=roomy),
@@ -510,6 +524,14 @@ def call_cases() -> list[CallCase]:
         cases.append(CallCase(f"jitter-{number + 1}", deadline, 0.0, 10.0,
                               tuple(policy.items()), tuple(answers) + (Answer("ok"),),
                               seed=rng.randint(1, 10**6)))
+    fixed = {"max_attempts": 4, "base_delay": 8.0, "factor": 2.0, "max_delay": 60.0}
+    cases += [
+        CallCase("server-shorter", 90.0, 0.0, 10.0, tuple(fixed.items()),
+                 (Answer("429", 0.0, 1), Answer("429", 0.5, 2), Answer("ok"))),
+        CallCase("server-past-cap", 40.0, 10.0, 10.0,
+                 tuple({**fixed, "base_delay": 1.0, "max_delay": 10.0}.items()),
+                 (Answer("429", 0.0, 40), Answer("ok"))),
+    ]
     return cases
 
 

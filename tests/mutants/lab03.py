@@ -42,8 +42,9 @@ MUTANTS: tuple[Mutant, ...] = (
     # -- lab03.deadline-exceeded-recorded
     _lab03(
         "budget-error-escapes",
-        {"lab03.deadline-exceeded-recorded", "lab03.budget-enforced",
-         "lab03.llm-timeout-handled"},
+        # a budget error of any kind escapes, whatever failure led to it: llm-timeout-handled
+        # judges what is timeout-specific only
+        {"lab03.deadline-exceeded-recorded", "lab03.budget-enforced"},
         "lets the deadline error propagate out of run_agent: the run is left 'running'",
         ("    except BudgetExceeded as exhausted:\n",
          "    except BudgetExceeded as exhausted:\n        raise\n"),
@@ -70,7 +71,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     _lab03(
         "timeout-is-the-time-left",
-        "lab03.step-timeout-sent",
+        {"lab03.step-timeout-sent", "lab03.timeout-shrinks-to-budget"},
         "gives each request all the time left in the run, ignoring the step timeout",
         ("        return min(step_timeout, self.remaining())", "        return self.remaining()"),
     ),
@@ -148,6 +149,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "lab03.retry-respects-deadline",
         "sleeps a wait that ends exactly at the deadline, leaving no time for the next attempt",
         (_WAIT_CHECK, "            if wait > deadline.remaining():"),
+    ),
+    _lab03(
+        "client-retries-left-on",
+        "lab03.retry-respects-deadline",
+        "copies the client with with_options() and forgets max_retries=0: the client retries "
+        "on its own underneath, with waits that know nothing of the deadline (found by "
+        "mutation testing)",
+        ("single = client.with_options(max_retries=0)", "single = client.with_options()"),
     ),
     _lab03(
         "rng-not-passed-on",
