@@ -179,6 +179,18 @@ def test_an_empty_result_is_a_result(observe):
     )
 
 
+@pytest.mark.item("lab02.task-lifecycle")
+def test_an_empty_result_is_stored_as_it_is(observe):
+    seen = observe("completed_rerun")["empty_result"]
+    stored = seen["stored"]
+    if not isinstance(stored, dict) or stored.get("state") != "completed":
+        return  # not completed at all: the other lifecycle checks say so
+    assert stored["result"] == "", (
+        f"a work that returned '' left the task completed with result={stored['result']!r}; "
+        "the result is saved as the work returned it"
+    )
+
+
 @pytest.mark.item("lab02.completed-not-rerun")
 def test_completed_task_is_left_as_it_is(observe):
     seen = observe("completed_rerun")
@@ -335,6 +347,12 @@ def test_different_calls_different_keys(observe):
                      "joined": "task 'task-7apply' with tool '_deploy' (the parts run together)"}[n]
                     for n in shared)
     )
+    split = keys["split_elsewhere_same"]
+    assert not split, (
+        "task 'task-7" + split[0] + "apply' with tool 'deploy' has the key of task 'task-7' "
+        "with tool 'apply" + split[0] + "deploy': the parts of a key must stay apart whatever "
+        "characters they hold (a separator they may contain does not)"
+    )
 
 
 @pytest.mark.item("lab02.key-is-deterministic")
@@ -445,6 +463,11 @@ def test_key_reused_with_other_params_is_a_conflict(observe):
         "your IdempotencyConflict (returning the 10 EUR refund for a 99 EUR request hides a bug)"
     )
     assert raised["names_the_key"], f"the conflict says {raised['message']!r}; name the key"
+    assert raised["stored_then_given"], (
+        f"the conflict says {raised['message']!r}: IdempotencyConflict(key, stored, given) "
+        "takes the params the key was first used with (refund:10), then the ones given now "
+        "(refund:99)"
+    )
     assert seen["runs"] == [10], f"the refunds that ran: {seen['runs']}; expected only the first"
 
 
@@ -467,6 +490,31 @@ def test_first_params_empty_still_conflict(observe):
         f"a key first used with params '' (no arguments), then with '{{\"force\":true}}': "
         f"{raised_type(first)}, then {raised_type(second)}; expected your IdempotencyConflict "
         "the second time (empty params are params too)"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_empty_params_given_later_still_conflict(observe):
+    first, second = observe("params_mismatch")["empty_second"]
+    if "returned" not in first:
+        return  # the first use failed: other items say why
+    assert second.get("raised", {}).get("expected_type"), (
+        f"a key first used with '{{\"force\":true}}', then with params '' (no arguments): "
+        f"{raised_type(second)} the second time; expected your IdempotencyConflict (empty "
+        "params are params too)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_finished_key_with_an_empty_result(observe):
+    seen = observe("params_mismatch")["silent_replay"]
+    first, second = seen["calls"]
+    if first.get("returned") != "":
+        return  # the first call failed: other items say why
+    assert second.get("returned") == "" and seen["runs"] == 1, (
+        f"run_once(idem-51) twice over an action that returns '': {raised_type(second)} the "
+        f"second time, the action ran {seen['runs']} time(s); expected '' without running "
+        "again (a finished key is finished whatever its result)"
     )
 
 
@@ -509,6 +557,18 @@ def test_failed_action_runs_again(observe):
     assert second.get("returned") == "charged on attempt 2" and after[1] == 2, (
         f"after one failure, the same key and params: {shown[1]} with {after[1]} attempt(s) "
         "so far; expected the action to run again and succeed"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_timed_out_action_runs_again(observe):
+    first, second = observe("failure_not_cached")["after_timeout"]
+    assert first.get("raised", {}).get("expected_type") and second.get("returned") == (
+        "paid after the timeout"
+    ), (
+        f"an action raising TimeoutError, then the same key again: {raised_type(first)}, "
+        f"then {raised_type(second)}; expected the TimeoutError itself, then the action run "
+        "again (a failure of any kind is not a result: release the key)"
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import gc
 import json
 import random
 import sys
@@ -44,6 +45,8 @@ PROMPT = [{"role": "user", "content": "Disk is full on web-1. Sort it out."}]
 TRANSIENT_KINDS = ("408", "409", "429", "500", "501", "502", "503", "504", "507", "599",
                    "timeout", "connect")
 PERMANENT_KINDS = ("400", "401", "403", "404", "410", "422")
+#: More statuses the contract's "everything else" makes permanent, asked about directly.
+MORE_PERMANENT_STATUSES = ("405", "413", "415")
 #: The text of the reply that ends a case in success, and of one beyond the limit.
 SUCCESS = "recovered"
 TOO_LATE = "one attempt too many"
@@ -237,6 +240,12 @@ def generated_cases() -> list[Case]:
     cases.append(Case("zero-cap", (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
                                    ("max_delay", 0.0), ("jitter", False)),
                       (Attempt("503"), Attempt("500"), Attempt("503"), Attempt("ok"))))
+    not_numbers = (Attempt("503", (Header("retry-after-ms", "nan", None),
+                                   Header("retry-after", "3", 3.0))),
+                   Attempt("429", (Header("retry-after", "NaN", None),)), Attempt("ok"))
+    cases.append(Case("not-a-number", (("max_attempts", 4), ("base_delay", 0.5),
+                                       ("factor", 2.0), ("max_delay", 30.0), ("jitter", False)),
+                      not_numbers))
     for number, (base, factor) in enumerate(((0.1, 2.0), (0.05, 3.0), (0.5, 1.5))):
         policy = {"max_attempts": 9, "base_delay": base, "factor": factor,
                   "max_delay": 1000.0, "jitter": False}
@@ -452,7 +461,8 @@ def _caused_by_a_timeout() -> BaseException:
 def classification(lab: ModuleType) -> dict[str, Any]:
     """``is_transient`` asked directly about every kind of error the contract names."""
     request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
-    statuses = [kind for kind in TRANSIENT_KINDS + PERMANENT_KINDS if kind.isdigit()]
+    statuses = [kind for kind in TRANSIENT_KINDS + PERMANENT_KINDS + MORE_PERMANENT_STATUSES
+                if kind.isdigit()]
     errors: dict[str, Callable[[], BaseException]] = {
         **{status: (lambda e=error: e) for status, error in _status_errors(statuses).items()},
         "openai.APITimeoutError": lambda: openai.APITimeoutError(request=request),
@@ -471,6 +481,9 @@ def classification(lab: ModuleType) -> dict[str, Any]:
         "httpx.HTTPStatusError 503": lambda: _http_status_error(503),
         "RuntimeError from TimeoutError": _caused_by_a_timeout,
         "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
+        "openai.OpenAIError": lambda: openai.OpenAIError(
+            "The api_key client option must be set"),
+        "openai.ContentFilterFinishReasonError": openai.ContentFilterFinishReasonError,
     }
     return {name: outcome(lambda make=make: plain(lab.is_transient(make())))
             for name, make in errors.items()}
@@ -478,12 +491,18 @@ def classification(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def transient_kinds(lab: ModuleType) -> dict[str, Any]:
-    """Each kind of failure once, then a success, through the wrapper; two in a row; and a
-    plain function's built-in network errors through ``retry_call``."""
+    """Each kind of failure once, then a success, through the wrapper (a 429 and a 503 also
+    with the server's own ``x-should-retry: false``, a header the contract ignores); two in
+    a row; and a plain function's built-in network errors through ``retry_call``."""
     seen = {
         kind: _run_llm(lab, script_steps([Attempt(kind), Attempt("ok")], 3), QUICK)
         for kind in TRANSIENT_KINDS + PERMANENT_KINDS
     }
+    seen.update({
+        f"{status}-{NOISE}": _run_llm(
+            lab, [failure(int(status), headers={NOISE: "false"}), reply(SUCCESS)], QUICK)
+        for status in ("429", "503")
+    })
     seen["two_in_a_row"] = _run_llm(
         lab, [failure(503), failure(429), reply(SUCCESS)], {"max_attempts": 4}
     )
@@ -677,13 +696,34 @@ LAYER_CLIENTS = {"default": {}, "five": {"max_retries": 5}}
 def single_layer(lab: ModuleType) -> dict[str, Any]:
     """A failing server, through clients left with retries of their own (the default, 2,
     and 5), with and without a per-call option: whether the client sent any request again
-    by itself, and whether the caller's client was changed."""
+    by itself, and whether the caller's client was changed; and whether the caller's client
+    still works once a wrapper built on it is gone."""
     seen = {}
     for index, policy in enumerate(LAYER_POLICIES):
         for name, options in LAYER_CLIENTS.items():
             for call, extra in (("plain", {}), ("timeout", {"timeout": 30.0})):
                 seen[f"{index}-{name}-{call}"] = _layer_run(lab, policy, options, extra)
+    seen["caller_after"] = _caller_after_the_wrapper(lab)
     return seen
+
+
+def _caller_after_the_wrapper(lab: ModuleType) -> dict[str, Any]:
+    """A wrapper answers once and is dropped (and collected); then the caller's own
+    request through the client it handed over."""
+    with _run([reply(SUCCESS), reply("the caller's own")]) as (llm, clock, waits):
+        client = llm.client()
+
+        def through_a_wrapper() -> Any:
+            wrapper = lab.RetryingLLM(client, policy=lab.RetryPolicy(**QUICK), sleep=waits.sleep)
+            return wrapper.complete(PROMPT)
+
+        seen = {"wrapper": outcome(through_a_wrapper, keep=_content,
+                                   describe=lambda e: _raised(e, lab))}
+        gc.collect()
+        seen["caller"] = outcome(
+            lambda: client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT),
+            keep=_content, describe=lambda e: _raised(e, lab))
+        return seen
 
 
 def _layer_run(lab: ModuleType, policy: dict[str, Any], options: dict[str, Any],

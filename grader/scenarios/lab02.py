@@ -183,6 +183,7 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
         silent = _Work(clock, 2.0, "")
         empty = [outcome(lambda: lab.execute_task(empty_store, quiet.id, silent, now=clock.now))
                  for _ in range(3)]
+        quiet_stored = _task(empty_store.get(quiet.id))
         none_store = MemoryTaskStore()
         bare = Task(id="task-bare-4", user_input="Ping the load balancer",
                     state=TaskState.COMPLETED, result=None, created_at=clock.now(),
@@ -198,7 +199,7 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
             "saves_after_first": saves_after_first,
             "saves_after_again": len(store.saves),
             "final": _task(store.get(task.id)),
-            "empty_result": {"calls": empty, "work_runs": silent.runs},
+            "empty_result": {"calls": empty, "work_runs": silent.runs, "stored": quiet_stored},
         }
 
 
@@ -436,11 +437,15 @@ def key_determinism(lab: ModuleType) -> dict[str, Any]:
                 later = keys()
         is_text = all(type(v) is str and v for v in [*first.values(), *later.values()])
         same = {name: first[name] == first["base"] for name in first if name != "base"}
+        # the same characters split elsewhere between task and tool, around a separator
+        split = {sep: (key(f"task-7{sep}apply", "deploy", args) ==
+                       key("task-7", f"apply{sep}deploy", args)) for sep in (":", "|", "/", " ")}
         canonical = [plain(lab.canonical_arguments(text)) for text in
                      ('{"b": 1, "a": [1, 2]}', '{"a":[1,2],"b":1}', ' {"b":1 , "a":[1, 2]} ')]
         return {
             "is_text": is_text,
             "same_as_base": same,
+            "split_elsewhere_same": [sep for sep, equal in split.items() if equal],
             "stable": first == later,
             "canonical_agree": len(set(map(str, canonical))) == 1,
             "canonical_is_text": all(type(c) is str for c in canonical),
@@ -672,6 +677,9 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
     second = calls[1].get("raised")
     if second is not None:
         second["names_the_key"] = "idem-42" in second["message"]
+        # the given class words it "first used with <stored>, not <given>"
+        second["stored_then_given"] = (
+            "first used with refund:10, not refund:99" in second["message"])
     record = keys.get("idem-42")
     first_runs = list(runs)
     replay_runs: list[int] = []
@@ -687,12 +695,27 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, lab.IdempotencyConflict))
         for params, amount in (("", 1), ('{"force":true}', 2))
     ]
+    empty_second = [
+        outcome(lambda: lab.run_once(keys, "idem-44", params, refund(amount)),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict))
+        for params, amount in (('{"force":true}', 3), ("", 4))
+    ]
+    silent_runs: list[int] = []
+
+    def rotate_quietly() -> str:
+        silent_runs.append(1)
+        return ""
+
+    silent = [outcome(lambda: lab.run_once(keys, "idem-51", "rotate:quiet", rotate_quietly),
+                      describe=lambda e: _raised(e, lab.KeyInProgress)) for _ in range(2)]
     return {
         "calls": calls,
         "runs": first_runs,
         "record_params": plain(record.params) if isinstance(record, KeyRecord) else None,
         "empty_first": empty_first,
+        "empty_second": empty_second,
         "replay": {"calls": replay, "runs": len(replay_runs)},
+        "silent_replay": {"calls": silent, "runs": len(silent_runs)},
     }
 
 
@@ -726,6 +749,19 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, KeyboardInterrupt))
         for _ in range(2)
     ]
+    timed_out: list[int] = []
+
+    def times_out_once() -> str:
+        timed_out.append(len(timed_out) + 1)
+        if len(timed_out) == 1:
+            raise TimeoutError("the payment gateway did not answer")
+        return "paid after the timeout"
+
+    after_timeout = [
+        outcome(lambda: lab.run_once(keys, "idem-9", "pay:12", times_out_once),
+                describe=lambda e: _raised(e, TimeoutError))
+        for _ in range(2)
+    ]
     tools = DevOpsTools()
     tools.fail_next("apply_deploy")
 
@@ -744,6 +780,7 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "attempts_after": attempts_after,
         "after_interrupt": after_interrupt,
         "interrupted_runs": len(interrupted),
+        "after_timeout": after_timeout,
         "executor": executor,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),

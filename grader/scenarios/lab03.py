@@ -299,9 +299,19 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
 @SCENARIOS.scenario
 def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
     """Backoff and server delays that would cross the deadline, alone and in a run; a
-    server delay ending exactly at the deadline; and a run's jittered waits, drawn with the
-    rng it was given."""
+    server delay ending exactly at the deadline; a server asking for no wait where the
+    backoff would not fit; a wait in a later turn of a run, measured against the run's one
+    deadline; and a run's jittered waits, drawn with the rng it was given."""
     return {
+        "zero_server_delay": _call(
+            lab, [failure(429, retry_after=0), reply("ok")], deadline_s=10.0, step_timeout=5.0,
+            policy={"max_attempts": 3, "base_delay": 20.0, "max_delay": 60.0},
+        ),
+        "in_a_later_turn": _agent(
+            lab, [_turn(15.0, "call_l1"), *[failure(503)] * 4], Budget(max_wall_time=30.0),
+            step_timeout=20.0,
+            policy={"max_attempts": 4, "base_delay": 20.0, "factor": 1.0, "max_delay": 60.0},
+        ),
         "backoff": _call(lab, [failure(500)] * 5, deadline_s=10.0, step_timeout=5.0,
                          policy={"max_attempts": 5, "base_delay": 4.0, "max_delay": 60.0}),
         "server_delay": _call(

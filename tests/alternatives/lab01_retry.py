@@ -195,10 +195,11 @@ def server_delay(error: BaseException) -> float | None:
     - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
     - ``retry-after``: whole seconds, or an HTTP date (then the seconds from now, on
       ``time.time()``, until that date; a date in the past gives 0).
-    A value that is missing, negative, infinite or unreadable counts as absent: an
-    unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and when neither gives
-    a delay the answer is None (fall back to the computed backoff). Other headers (such as
-    the OpenAI server's ``x-should-retry``) change nothing here or in ``is_transient``.
+    A value that is missing, negative, infinite, not a number (``nan``) or unreadable
+    counts as absent: an unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and
+    when neither gives a delay the answer is None (fall back to the computed backoff).
+    Other headers (such as the OpenAI server's ``x-should-retry``) change nothing here or
+    in ``is_transient``.
     """
     headers = _response_headers(error)
     delays = (parse(headers[name]) for name, parse in _DELAY_HEADERS if name in headers)
