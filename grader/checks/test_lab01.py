@@ -566,7 +566,10 @@ def _server_waits(case: Case, run: dict[str, Any], twin: dict[str, Any] | None,
     asked = gaps_asked(run)
     gaps = clock_gaps(run)
     fallback = gaps_asked(twin) if twin is not None else []
-    if judge_count and len(asked) < len(fallback) \
+    made = len(run["requests"])
+    last = case.script[made - 1].kind
+    stopped_retrying = last != "ok" and raised_type(run) == error_type(last)
+    if (judge_count or not stopped_retrying) and len(asked) < len(fallback) \
             and not (early and run.get("raised", {}).get("is_retry_error")):
         problems.append(f"{describe(case)}: {raised_type(run)} after {len(asked) + 1} "
                         f"request(s); without the headers your code went on to "
@@ -706,10 +709,9 @@ def _jittered(case: Case, run: dict[str, Any], twin: dict[str, Any],
     for n, (wait, bound) in enumerate(zip(asked, bounds)):
         if case.script[n].requested is not None:
             continue  # the server's delay: honours-retry-after
-        if bound <= 0:  # no backoff here at all: exponential-backoff says so; the
-            if rng is not None:  # contract still draws once, rng.uniform(0, 0)
-                rng.uniform(0.0, 0.0)
-            continue
+        if bound <= 0:  # no backoff here at all: exponential-backoff says so; whether
+            rng = None  # a draw was made for it cannot be told, so later draws are judged
+            continue    # by their bounds alone
         if not -TOLERANCE <= wait <= bound + TOLERANCE:
             return (f"{describe(case)}: wait {n + 1} was {wait:g} s, outside [0, {bound:g}] "
                     "(your capped backoff for it)")
@@ -753,9 +755,8 @@ def test_one_rng_goes_on_across_calls(observe):
         n = after - 1 if after <= split else after - split - 1
         if via == "client" or not 0 <= n < len(bounds):
             continue
-        if bounds[n] <= 0:  # no backoff to judge here; the contract still draws once
-            rng.uniform(0.0, 0.0)
-            continue
+        if bounds[n] <= 0:  # no backoff here: whether a draw was made for it cannot be
+            break           # told, so the draws after it are not compared
         asked.append(wait)
         expected.append(rng.uniform(0.0, bounds[n]))
     assert _all_close(asked, expected), (

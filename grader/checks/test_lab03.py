@@ -477,6 +477,8 @@ def _gives_up(run, raw):
     if not _timeouts_leave_room(run, 90.0):
         return ""  # each request's timeout eats the budget: the timeout items say so
     raised = run.get("raised") or {}
+    if raised.get("is_deadline_exceeded") and len(run["requests"]) < 3:
+        return ""  # the call's time ran out before its attempts: the deadline items judge it
     if raised.get("retry_attempts") == 3 and len(run["requests"]) == 3 \
             and raw in raised.get("causes", []):
         return ""
@@ -495,6 +497,8 @@ def _gives_up_in_a_run(run, raw):
         return ""
     problem = _ended_as(run, "failed", None)
     error = run["run"]["error"]
+    if str(error).startswith("DeadlineExceeded") and len(run["requests"]) < 3:
+        return ""  # the call's time ran out before its attempts: the deadline items judge it
     if not problem and not (isinstance(error, str) and error.startswith("RetryError: ")):
         problem = f"the error is {error!r}"
     if not problem and len(run["requests"]) != 3:
