@@ -104,7 +104,8 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
 
     With ``policy.jitter``: exactly ``rng.uniform(0, capped)``, one draw per call, where
     ``capped`` is the wait without jitter (the ``random`` module's ``uniform`` when ``rng``
-    is None). The same seeded ``rng`` then gives the same waits.
+    is None). The same seeded ``rng`` then gives the same waits. Without jitter ``rng`` is
+    not used: an rng handed over changes no wait.
     """
     raise NotImplementedError("backoff_delay")
 

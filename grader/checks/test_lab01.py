@@ -18,9 +18,13 @@ from typing import Any
 import pytest
 
 from grader.checks.expect import TOLERANCE, close, raised_type, seconds
-from grader.scenarios.lab01 import (GLOBAL_SEED, LAYER_CLIENTS, LAYER_POLICIES,
-                                    MORE_PERMANENT_STATUSES, NOISE, PERMANENT_KINDS, SLOW_GROWTH, SUCCESS, TOO_LATE, TRANSIENT_KINDS,
-                                    Attempt, Case, generated_cases, jitter_cases)
+from grader.scenarios.lab01 import (BODY_CODES, GIVE_UP_CALLS, GLOBAL_SEED, LAYER_CLIENTS,
+                                    LAYER_POLICIES, MORE_PERMANENT_STATUSES, NOISE,
+                                    PERMANENT_HTTPX_ERRORS, PERMANENT_KINDS,
+                                    PERMANENT_OS_ERRORS, QUICK, SLOW_GROWTH, SUCCESS, TOO_LATE,
+                                    TRANSIENT_HTTPX_ERRORS, TRANSIENT_KINDS,
+                                    TRANSIENT_OS_ERRORS, Attempt, Case, backoff_twin,
+                                    error_name, generated_cases, jitter_cases)
 
 #: What the OpenAI client raises for each kind of failure (its own mapping).
 ERROR_TYPES = {
@@ -31,12 +35,14 @@ ERROR_TYPES = {
     "connect": "openai.APIConnectionError",
 }
 NAMED_TRANSIENT = ("openai.APITimeoutError", "openai.APIConnectionError", "httpx.ReadTimeout",
-                   "httpx.ConnectError", "TimeoutError", "ConnectionError")
+                   "httpx.ConnectError", "TimeoutError", "ConnectionError",
+                   *map(error_name, TRANSIENT_OS_ERRORS + TRANSIENT_HTTPX_ERRORS))
 NAMED_PERMANENT = ("ValueError", "KeyError", "FileNotFoundError", "PermissionError",
                    "json.JSONDecodeError", "RuntimeError from TimeoutError",
                    "ValueError about a timeout", "RuntimeError saying try again",
                    "httpx.HTTPStatusError 503", "openai.OpenAIError",
-                   "openai.ContentFilterFinishReasonError")
+                   "openai.ContentFilterFinishReasonError",
+                   *map(error_name, PERMANENT_OS_ERRORS + PERMANENT_HTTPX_ERRORS))
 
 
 def error_type(kind: str) -> str:
@@ -156,7 +162,7 @@ def runs(observe, *scenarios: str) -> Iterator[tuple[Case, dict[str, Any], bool]
             yield case, seen[case.name], False
             twin_name = f"{case.name}-twin"
             if twin_name in seen:
-                twin = case.twin() if scenario == "generated" else case.twin(jitter=False)
+                twin = case.twin() if scenario == "generated" else backoff_twin(case)
                 yield twin, seen[twin_name], True
 
 
@@ -206,6 +212,44 @@ def test_ignored_headers_do_not_stop_retries(observe):
         f"a transient failure carrying {NOISE}: false, then a success; expected the success "
         "after 2 requests (what is transient is the status's to say, not that header's), "
         "got: " + "; ".join(wrong)
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_the_body_code_does_not_stop_retries(observe):
+    seen = observe("transient_kinds")
+    wrong = [
+        f"{status} with code {code}: {raised_type(run)} after {len(run['requests'])} "
+        "request(s)"
+        for status, code in BODY_CODES
+        if (run := seen[f"{status}-{code}"]).get("returned") != SUCCESS
+        or len(run["requests"]) != 2
+    ]
+    assert not wrong, (
+        "a transient status whose error body carries a code, then a success; expected the "
+        "success after 2 requests (the status_code alone says what is transient), got: "
+        + "; ".join(wrong)
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_every_call_gets_its_own_retries(observe):
+    seen = observe("transient_kinds")["after_give_ups"]
+    limit = QUICK["max_attempts"]
+    expected = [min(len(failures) + succeeds, limit) for failures, succeeds in GIVE_UP_CALLS]
+    if any(made > limit for made in seen["made"]):
+        return  # more attempts than the limit: no-sleep-after-last's
+    wrong = [
+        f"call {n + 1} ({', '.join(failures)}{', ok' if succeeds else ''}): "
+        f"{raised_type(call)} after {made} request(s)"
+        for n, ((failures, succeeds), call, made) in enumerate(
+            zip(GIVE_UP_CALLS, seen["calls"], seen["made"]))
+        if succeeds and (call.get("returned") != SUCCESS or made != expected[n])
+    ]
+    assert not wrong, (
+        f"one RetryingLLM (max_attempts={limit}), three calls that give up, then two whose "
+        "success the limit allows: " + "; ".join(wrong) + "; each call has its own "
+        "max_attempts, whatever earlier calls went through"
     )
 
 
@@ -271,6 +315,18 @@ def test_waits_follow_base_and_factor(observe):
     asked = gaps_asked(seen)[:5]  # how many attempts are made: other items'
     assert asked and _all_close(asked, expected[:len(asked)]), (
         f"base 0.25 s, factor 3: waits {seconds(asked)}; expected {seconds(expected)}"
+    )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_an_rng_does_not_jitter_without_jitter(observe):
+    seen = observe("backoff_with_rng")
+    expected = [0.25 * 3**n for n in range(5)]
+    asked = gaps_asked(seen)[:5]  # how many attempts are made: other items'
+    assert asked and _all_close(asked, expected[:len(asked)]), (
+        f"base 0.25 s, factor 3, jitter off, a seeded rng handed over: waits "
+        f"{seconds(asked)}; expected {seconds(expected)} (the rng is for jitter: with "
+        "jitter off it changes nothing)"
     )
 
 
@@ -436,8 +492,8 @@ def test_generated_give_ups(observe):
                 or case.has_noise:
             continue
         last = case.script[made - 1]
-        if last.kind == "ok":
-            continue
+        if last.kind not in CONTRACT_RETRIED:
+            continue  # a permanent error on the last attempt is raised as it is: another item
         problem = _gave_up_properly(run, made, error_type(last.kind), status_of(last.kind))
         if problem:
             problems.append(f"{describe(case)}: {problem}")

@@ -114,6 +114,12 @@ class Case:
                     tuple(Attempt(a.kind) for a in self.script), self.seed)
 
 
+def backoff_twin(case: Case) -> Case:
+    """A jittered case's twin: no headers, no jitter and no rng, so its waits are the
+    submission's own capped backoff, which an rng handed over cannot have changed."""
+    return replace(case.twin(jitter=False), seed=None)
+
+
 def _http_date(seconds_from_now: int) -> str:
     """An HTTP date ``seconds_from_now`` after the process clock, which stands still."""
     when = PROCESS_START + _dt.timedelta(seconds=seconds_from_now)
@@ -457,6 +463,27 @@ def _caused_by_a_timeout() -> BaseException:
         return error
 
 
+#: The built-in OSErrors, by the contract: TimeoutError and ConnectionError (asked about
+#: above) are transient, and so is every kind of ConnectionError; every other OSError is
+#: permanent, EAGAIN (BlockingIOError) and EINTR (InterruptedError) among them.
+TRANSIENT_OS_ERRORS = (BrokenPipeError, ConnectionAbortedError, ConnectionRefusedError,
+                       ConnectionResetError)
+PERMANENT_OS_ERRORS = (OSError, BlockingIOError, InterruptedError, ChildProcessError,
+                       FileExistsError, IsADirectoryError, NotADirectoryError,
+                       ProcessLookupError)
+#: httpx's errors: every TransportError is transient; its other request errors are not.
+TRANSIENT_HTTPX_ERRORS = (httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout,
+                          httpx.ReadError, httpx.WriteError, httpx.CloseError,
+                          httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.ProxyError,
+                          httpx.UnsupportedProtocol)
+PERMANENT_HTTPX_ERRORS = (httpx.DecodingError, httpx.TooManyRedirects)
+
+
+def error_name(kind: type[BaseException]) -> str:
+    """``BlockingIOError``, ``httpx.ReadError``: how a hint names an exception type."""
+    return kind.__name__ if kind.__module__ == "builtins" else f"httpx.{kind.__name__}"
+
+
 @SCENARIOS.scenario
 def classification(lab: ModuleType) -> dict[str, Any]:
     """``is_transient`` asked directly about every kind of error the contract names."""
@@ -481,6 +508,10 @@ def classification(lab: ModuleType) -> dict[str, Any]:
         "httpx.HTTPStatusError 503": lambda: _http_status_error(503),
         "RuntimeError from TimeoutError": _caused_by_a_timeout,
         "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
+        **{error_name(kind): (lambda kind=kind: kind("try again"))
+           for kind in (*TRANSIENT_OS_ERRORS, *PERMANENT_OS_ERRORS)},
+        **{error_name(kind): (lambda kind=kind: kind("failed", request=request))
+           for kind in (*TRANSIENT_HTTPX_ERRORS, *PERMANENT_HTTPX_ERRORS)},
         "openai.OpenAIError": lambda: openai.OpenAIError(
             "The api_key client option must be set"),
         "openai.ContentFilterFinishReasonError": openai.ContentFilterFinishReasonError,
@@ -503,6 +534,12 @@ def transient_kinds(lab: ModuleType) -> dict[str, Any]:
             lab, [failure(int(status), headers={NOISE: "false"}), reply(SUCCESS)], QUICK)
         for status in ("429", "503")
     })
+    seen.update({
+        f"{status}-{code}": _run_llm(lab, [failure(int(status), code=code), reply(SUCCESS)],
+                                     QUICK)
+        for status, code in BODY_CODES
+    })
+    seen["after_give_ups"] = _after_give_ups(lab)
     seen["two_in_a_row"] = _run_llm(
         lab, [failure(503), failure(429), reply(SUCCESS)], {"max_attempts": 4}
     )
@@ -512,6 +549,37 @@ def transient_kinds(lab: ModuleType) -> dict[str, Any]:
         QUICK,
     )
     return seen
+
+
+#: Transient statuses with the ``code`` OpenAI's error body gives them, which the contract
+#: does not look at: the status alone says a failure is transient.
+BODY_CODES = (("429", "insufficient_quota"), ("429", "rate_limit_exceeded"),
+              ("500", "server_error"), ("503", "engine_overloaded"))
+#: The calls one wrapper makes in ``after_give_ups``: the failures of each, then whether
+#: it ends in a success.
+GIVE_UP_CALLS = ((("503", "429", "502"), False), (("500", "timeout", "503"), False),
+                 (("429", "503", "connect"), False), (("503", "502"), True), (("429",), True))
+
+
+def _after_give_ups(lab: ModuleType) -> dict[str, Any]:
+    """One wrapper (max_attempts=3) making the calls of :data:`GIVE_UP_CALLS` in a row:
+    three that give up, then two whose success the limit allows. Each call is as good as
+    the first: what earlier calls went through does not shorten a later one's retries."""
+    script: list[Step] = []
+    for failures, succeeds in GIVE_UP_CALLS:
+        script += [_step(Attempt(kind), TOO_LATE) for kind in failures]
+        if succeeds:
+            script.append(reply(SUCCESS))
+    with _run(script) as (llm, clock, waits):
+        wrapper = lab.RetryingLLM(llm.client(max_retries=0), policy=lab.RetryPolicy(**QUICK),
+                                  sleep=waits.sleep)
+        calls, made = [], []
+        for _call in GIVE_UP_CALLS:
+            before = waits.requests()
+            calls.append(outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                                 describe=lambda e: _raised(e, lab)))
+            made.append(waits.requests() - before)
+        return _observed({"calls": calls, "made": made}, llm, clock, waits)
 
 
 @SCENARIOS.scenario
@@ -539,6 +607,14 @@ def backoff_custom(lab: ModuleType) -> dict[str, Any]:
     """A non-default base and factor, far from any cap."""
     policy = {"max_attempts": 6, "base_delay": 0.25, "factor": 3.0, "max_delay": 1000.0}
     return _run_llm(lab, [failure(502)] * 6 + [reply(TOO_LATE)], policy)
+
+
+@SCENARIOS.scenario
+def backoff_with_rng(lab: ModuleType) -> dict[str, Any]:
+    """The same, jitter off, with a seeded rng handed over all the same: it is for jitter."""
+    policy = {"max_attempts": 6, "base_delay": 0.25, "factor": 3.0, "max_delay": 1000.0}
+    return _run_llm(lab, [failure(502)] * 6 + [reply(TOO_LATE)], policy,
+                    rng=random.Random(11))
 
 
 @SCENARIOS.scenario
@@ -630,7 +706,7 @@ def jitter(lab: ModuleType) -> dict[str, Any]:
     seen = {}
     for case in jitter_cases():
         seen[case.name] = run_case(lab, case)
-        seen[f"{case.name}-twin"] = run_case(lab, case.twin(jitter=False))
+        seen[f"{case.name}-twin"] = run_case(lab, backoff_twin(case))
     first = jitter_cases()[0]
     random.seed(99)
     seen["again"] = run_case(lab, first)

@@ -102,6 +102,7 @@ class Failure:
     headers: tuple[tuple[str, str], ...] = ()
     message: str = ""
     latency: float = 0.0
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,12 @@ def failure(
     headers: Mapping[str, str] | None = None,
     message: str = "",
     latency: float = 0.0,
+    code: str | None = None,
 ) -> Failure:
     """An HTTP error; ``retry_after`` (seconds or an HTTP date) and ``retry_after_ms`` set
-    the ``retry-after`` and ``retry-after-ms`` headers."""
+    the ``retry-after`` and ``retry-after-ms`` headers; ``code`` is the error body's
+    ``code`` and ``type``, as OpenAI sends them (``"insufficient_quota"``, say), which the
+    client puts on the error as ``error.code`` (by default the status)."""
     if status < 400:
         raise ValueError(f"a failure needs an error status (>= 400), not {status}")
     all_headers = dict(headers or {})
@@ -153,7 +157,7 @@ def failure(
         all_headers["retry-after"] = _number_text(retry_after)
     if retry_after_ms is not None:
         all_headers["retry-after-ms"] = _number_text(retry_after_ms)
-    return Failure(status, tuple(all_headers.items()), message, latency)
+    return Failure(status, tuple(all_headers.items()), message, latency, code)
 
 
 def timeout(*, latency: float = math.inf) -> TransportFailure:
@@ -311,7 +315,7 @@ class FakeLLM:
             raise httpx.ConnectError("fake LLM: connection refused", request=request)
         if isinstance(step, Failure):
             record(str(step.status))
-            return _error_response(step.status, step.message, step.headers)
+            return _error_response(step.status, step.message, step.headers, step.code)
         record("200")
         if self.before_reply is not None:
             self.before_reply(self.requests[-1])
@@ -400,14 +404,12 @@ def _client_retry(request: httpx.Request) -> int:
 
 
 def _error_response(
-    status: int, message: str, headers: tuple[tuple[str, str], ...]
+    status: int, message: str, headers: tuple[tuple[str, str], ...], code: str | None = None
 ) -> httpx.Response:
     text = message or httpx.codes.get_reason_phrase(status) or "error"
-    return httpx.Response(
-        status,
-        headers=list(headers),
-        json={"error": {"message": text, "type": "fake_error", "code": status}},
-    )
+    body = {"message": text, "type": "fake_error", "code": status} if code is None else \
+        {"message": text, "type": code, "param": None, "code": code}
+    return httpx.Response(status, headers=list(headers), json={"error": body})
 
 
 @functools.lru_cache(maxsize=1)
