@@ -104,7 +104,8 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
     - Call ``work(running_task)``. On success save the task completed with the result; if
       ``work`` raises an ``Exception``, save it failed with ``error`` set to
       ``"<ExceptionType>: <message>"`` of that exception (the one ``work`` raised, not
-      what it was raised from) and re-raise the exception itself. Either way
+      what it was raised from; ``<ExceptionType>`` is its class's ``__name__``, whatever
+      the class) and re-raise the exception itself. Either way
       ``updated_at`` = ``now()`` after the work; ``created_at`` never changes.
 
     Every change of state is saved as it happens, so the store always tells what is going

@@ -84,6 +84,30 @@ def test_result_and_error_are_recorded(observe):
 
 
 @pytest.mark.item("lab02.task-lifecycle")
+def test_every_kind_of_failure_is_recorded(observe):
+    from grader.scenarios.lab02 import failure_kinds
+    seen = observe("lifecycle")["failures"]
+    problems = []
+    for name, error in failure_kinds().items():
+        case = seen[name]
+        expected = f"{type(error).__name__}: {error}"
+        raised = case["executed"].get("raised") or {}
+        if case["states"] != ["pending", "running", "failed"] \
+                or case["final"].get("error") != expected:
+            problems.append(f"work raising {type(error).__name__}({str(error)!r}): the store saw "
+                            f"{case['states']}, ending with error={case['final'].get('error')!r}; "
+                            f"expected running, then failed with error={expected!r}")
+        elif not raised.get("itself"):
+            problems.append(f"work raising {type(error).__name__}({str(error)!r}): execute_task "
+                            f"{raised_type(case['executed'])}; expected that exception itself, "
+                            "re-raised")
+    assert not problems, (
+        problems[0] + " (every Exception the work raises fails the task, and the error names "
+        "its class by __name__)"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
 def test_the_work_gets_the_running_task(observe):
     seen = observe("lifecycle")["success"]
     given = seen["work_given"]
@@ -213,6 +237,20 @@ def test_unknown_id_is_a_not_found_error(observe):
     )
     assert raised["names_the_id"], (
         f"the error says {raised['message']!r}; it should name the id that was not found"
+    )
+
+
+@pytest.mark.item("lab02.unknown-task-error")
+def test_an_id_is_unknown_as_it_is_given(observe):
+    seen = observe("unknown_task")
+    wrong = [f"{unknown!r}: {raised_type(case)}, {case['saves']} save(s)"
+             for unknown, case in seen["near"].items()
+             if not (case.get("raised") or {}).get("expected_type") or case["saves"]]
+    assert not wrong and seen["work_runs_near"] == 0, (
+        "the store holds task-known-1 only; executing these ids: " + "; ".join(wrong)
+        + f" (the work ran {seen['work_runs_near']} time(s)); expected your TaskNotFound for "
+        "each, no work and no save: an id is looked up exactly as it is given, the empty one "
+        "too"
     )
 
 
@@ -400,7 +438,8 @@ def test_executor_runs_a_repeat_once(observe):
 @pytest.mark.item("lab02.key-is-deterministic")
 def test_generated_arguments_in_every_form(observe):
     seen = observe("generated_keys")
-    from grader.scenarios.lab02 import CASE_PAIRS, TYPE_PAIRS, argument_forms
+    from grader.scenarios.lab02 import (CASE_PAIRS, CHARACTER_PAIRS, TYPE_PAIRS,
+                                        argument_forms)
     problems = []
     for number, (case, got) in enumerate(zip(argument_forms(), seen["cases"]), 1):
         texts = [c.get("returned") for c in got["canonical"]]
@@ -441,6 +480,24 @@ def test_generated_arguments_in_every_form(observe):
     assert not same_but_case, (
         f"the calls {same_but_case[0][0]} and {same_but_case[0][1]} got one key; they differ in "
         "case, and case is part of a task id, a tool name and a string"
+    )
+    merged = [pair for pair, got in zip(CHARACTER_PAIRS, seen["character_pairs"])
+              if got["keys"][0].get("returned") == got["keys"][1].get("returned")
+              or got["canonical"][0].get("returned") == got["canonical"][1].get("returned")]
+    assert not merged, (
+        f"the arguments {merged[0][0]} and {merged[0][1]} got one key or one canonical text; "
+        "they are other characters (every character of a string is part of the arguments: "
+        "no Unicode normalisation)"
+    )
+    kinds = seen["mapping_kinds"]
+    as_dict = kinds["dict"]
+    unlike = [f"{name}: {raised_type(got['canonical'])}"
+              for name, got in kinds.items() if name != "dict"
+              and (got["canonical"] != as_dict["canonical"] or got["key"] != as_dict["key"]
+                   or "returned" not in got["key"])]
+    assert not unlike, (
+        "the same arguments handed over as a mapping that is not a dict gave another canonical "
+        "text or key than the dict: " + "; ".join(unlike) + " (any Mapping is arguments)"
     )
     run_together = [k.get("returned") for k in seen["run_together"]]
     assert len(set(map(str, run_together))) == len(run_together), (
@@ -502,6 +559,36 @@ def test_empty_params_given_later_still_conflict(observe):
         f"a key first used with '{{\"force\":true}}', then with params '' (no arguments): "
         f"{raised_type(second)} the second time; expected your IdempotencyConflict (empty "
         "params are params too)"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_a_key_finished_with_an_empty_result_conflicts(observe):
+    seen = observe("params_mismatch")["quiet_then_other"]
+    first, second = seen["calls"]
+    if first.get("returned") != "":
+        return  # the first call failed: other items say why
+    assert (second.get("raised") or {}).get("expected_type"), (
+        f"run_once(idem-52) with rotate:quiet, whose action returned '', then with "
+        f"rotate:loud: {raised_type(second)} the second time; expected your "
+        "IdempotencyConflict (the key is finished with its params, whatever its result)"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_params_are_compared_as_texts(observe):
+    from grader.scenarios.lab02 import LOOK_ALIKE_PARAMS
+    wrong = []
+    for pair, case in zip(LOOK_ALIKE_PARAMS, observe("params_mismatch")["look_alike"]):
+        first, second = case["calls"]
+        if first.get("returned") != "ok":
+            continue  # the first call failed: other items say why
+        if not (second.get("raised") or {}).get("expected_type") or case["ran"] != [pair[0]]:
+            wrong.append(f"{pair[0]} then {pair[1]}: {raised_type(second)}")
+    assert not wrong, (
+        "one key, first used with one params text, then with another: " + "; ".join(wrong)
+        + "; expected your IdempotencyConflict, the action run once: params are the texts "
+        "given, not what Python's == makes of them (true is not 1, 1 is not 1.0)"
     )
 
 
@@ -569,6 +656,18 @@ def test_timed_out_action_runs_again(observe):
         f"an action raising TimeoutError, then the same key again: {raised_type(first)}, "
         f"then {raised_type(second)}; expected the TimeoutError itself, then the action run "
         "again (a failure of any kind is not a result: release the key)"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_the_labs_own_errors_release_the_key(observe):
+    seen = observe("failure_not_cached")["own_errors"]
+    wrong = [f"{name}: then {raised_type(second)}" for name, (_first, second) in seen.items()
+             if second.get("returned") != "ran after the inner error"]
+    assert not wrong, (
+        "an action that itself raises one of the lab's errors (a keyed call nested in it), "
+        "then the same key again: " + "; ".join(wrong) + "; expected the action to run "
+        "again: whatever the action raises, the key is released"
     )
 
 
@@ -670,6 +769,9 @@ def test_a_task_claimed_elsewhere_is_not_run(observe):
         "overtaken_completed": "'rotated by the other executor' (compare_and_set lost to "
                                "an executor that completed it)",
     }
+    expected["overtaken_completed_quietly"] = (
+        "'' (compare_and_set lost to an executor that completed it with an empty result: "
+        "completed is the state)")
     expected["overtaken_failed"] = ("your TaskInProgress (compare_and_set lost to an "
                                     "executor whose run then failed: not this one's to retry)")
     expected["running_for_long"] = ("your TaskInProgress (another executor has been running "
@@ -678,6 +780,8 @@ def test_a_task_claimed_elsewhere_is_not_run(observe):
         case = seen[name]
         if name == "overtaken_completed":
             right = case.get("returned") == "rotated by the other executor"
+        elif name == "overtaken_completed_quietly":
+            right = case.get("returned") == ""
         else:
             right = "raised" in case and case["raised"]["expected_type"]
         assert right and case["work_runs"] == 0 and case["saves"] == 0, (

@@ -17,8 +17,10 @@ import json
 import random
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from types import ModuleType
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from collections import ChainMap
+from types import MappingProxyType, ModuleType
 from typing import Any
 from unittest import mock
 
@@ -116,6 +118,21 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "history": [_task(t) for t in store.history(task_id)] if task_id else [],
                 "saves": len(store.saves),
             }
+        seen["failures"] = {}
+        for name, error in failure_kinds().items():
+            store = MemoryTaskStore()
+            store.save(Task(id=f"task-{name}", user_input=f"deploy ({name})",
+                            created_at=clock.now(), updated_at=clock.now()))
+            work = _Work(clock, 2.0, "", error)
+            executed = outcome(lambda: lab.execute_task(store, f"task-{name}", work,
+                                                        now=clock.now),
+                               describe=lambda e, error=error: {**_raised(e, type(error)),
+                                                                "itself": e is error})
+            seen["failures"][name] = {
+                "executed": executed,
+                "states": [_task(t)["state"] for t in store.history(f"task-{name}")],
+                "final": _task(store.get(f"task-{name}")),
+            }
         store = MemoryTaskStore()
         made = [outcome(lambda text=text: lab.create_task(store, text, now=clock.now))
                 for text in ("first", "second", "Free disk on web-1", "Free disk on web-1")]
@@ -131,6 +148,34 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
             and len(set(ids)) == 6,
         }
     return seen
+
+
+def failure_kinds() -> dict[str, Exception]:
+    """Failures of every kind a work may raise, not only the tools' own ``ToolFailure``: a
+    built-in error, a ``TimeoutError``, lab 01's ``RetryError`` as a wrapper raises it, and
+    classes defined inside a function and inside a class, whose ``__qualname__`` is not
+    their ``__name__``. The contract: ``error`` is ``"<type(e).__name__>: <e>"`` for each."""
+
+    def local_class() -> Exception:
+        class DiskFull(Exception):
+            pass
+
+        return DiskFull("/var is full on web-1")
+
+    class Deploy:
+        class Rejected(Exception):
+            pass
+
+    class RetryError(Exception):  # as lab 01's: a wrapper gave up
+        pass
+
+    return {
+        "value_error": ValueError("replicas must be positive, got -2"),
+        "timeout_error": TimeoutError("the deploy did not finish in 300 s"),
+        "retry_error": RetryError("gave up after 3 attempts: 503"),
+        "local_class": local_class(),
+        "nested_class": Deploy.Rejected("canary failed its health check"),
+    }
 
 
 def _chained_failure() -> Exception:
@@ -221,7 +266,20 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
         seen["work_runs"] = work.runs
         seen["saves"] = len(store.saves) - 1
         seen["missing_created"] = store.get(missing) is not None
+        near = {}
+        for unknown in NEAR_IDS:
+            saves_before = len(store.saves)
+            near[unknown] = outcome(lambda unknown=unknown: lab.execute_task(
+                store, unknown, work, now=clock.now),
+                describe=lambda e: _raised(e, lab.TaskNotFound))
+            near[unknown]["saves"] = len(store.saves) - saves_before
+        seen["near"] = near
+        seen["work_runs_near"] = work.runs - seen["work_runs"]
         return seen
+
+
+#: Ids no task has, next to the stored ``task-known-1``: each is unknown as it is given.
+NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1")
 
 
 class _OvertakenStore(MemoryTaskStore):
@@ -256,6 +314,8 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         for name, store in (("already_running", MemoryTaskStore()),
                             ("overtaken_running", _OvertakenStore(running)),
                             ("overtaken_completed", _OvertakenStore(completed)),
+                            ("overtaken_completed_quietly", _OvertakenStore(
+                                replace(completed, result=""))),
                             ("overtaken_failed", _OvertakenStore(failed)),
                             ("running_for_long", MemoryTaskStore())):
             if name == "running_for_long":
@@ -601,7 +661,49 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
     seen["case_pairs"] = [[key(*call) for call in pair] for pair in CASE_PAIRS]
     seen["type_pairs"] = [[key("task-gen", "apply_deploy", args) for args in pair]
                           for pair in TYPE_PAIRS]
+    seen["character_pairs"] = [
+        {"keys": [key("task-gen", "apply_deploy", args) for args in pair],
+         "canonical": [canonical(args) for args in pair]}
+        for pair in CHARACTER_PAIRS]
+    mapped = {"service": "web", "limits": {"cpu": 2, "mem": "4G"}, "hosts": ["b", "a"]}
+    seen["mapping_kinds"] = {
+        "dict": {"canonical": canonical(mapped), "key": key("task-gen", "apply_deploy", mapped)},
+        **{name: {"canonical": canonical(make(mapped)),
+                  "key": key("task-gen", "apply_deploy", make(mapped))}
+           for name, make in MAPPING_KINDS.items()},
+    }
     return seen
+
+
+#: Arguments whose strings differ in characters only Unicode normalisation would merge:
+#: precomposed and combining é, the ﬁ ligature and fi, the ångström sign and Å.
+CHARACTER_PAIRS = (('{"name":"caf\u00e9"}', '{"name":"cafe\u0301"}'),
+                   ('{"path":"/\ufb01les"}', '{"path":"/files"}'),
+                   ('{"unit":"\u212b"}', '{"unit":"\u00c5"}'))
+
+
+class _ReadOnlyArguments(Mapping):  # type: ignore[type-arg]
+    """A mapping that is not a dict, as a framework may hand the arguments over."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = dict(reversed(list(items.items())))
+
+    def __getitem__(self, name: str) -> Any:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: Mappings that are not dicts: ``arguments`` may be any mapping.
+MAPPING_KINDS: dict[str, Callable[[dict[str, Any]], Mapping[str, Any]]] = {
+    "MappingProxyType": lambda items: MappingProxyType(items),
+    "ChainMap": lambda items: ChainMap(items),
+    "a Mapping of its own": _ReadOnlyArguments,
+}
 
 
 @SCENARIOS.scenario
@@ -708,7 +810,21 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
 
     silent = [outcome(lambda: lab.run_once(keys, "idem-51", "rotate:quiet", rotate_quietly),
                       describe=lambda e: _raised(e, lab.KeyInProgress)) for _ in range(2)]
+    quiet_then_other = [
+        outcome(lambda params=params: lab.run_once(keys, "idem-52", params, lambda: ""),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict))
+        for params in ("rotate:quiet", "rotate:loud")]
+    look_alike = []
+    for number, pair in enumerate(LOOK_ALIKE_PARAMS):
+        ran: list[str] = []
+        look_alike.append({"calls": [
+            outcome(lambda params=params: lab.run_once(
+                keys, f"idem-6{number}", params, lambda params=params: ran.append(params) or "ok"),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict))
+            for params in pair], "ran": ran})
     return {
+        "quiet_then_other": {"calls": quiet_then_other},
+        "look_alike": look_alike,
         "calls": calls,
         "runs": first_runs,
         "record_params": plain(record.params) if isinstance(record, KeyRecord) else None,
@@ -717,6 +833,11 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
         "replay": {"calls": replay, "runs": len(replay_runs)},
         "silent_replay": {"calls": silent, "runs": len(silent_runs)},
     }
+
+
+#: Params that are other texts, though Python's ``==`` finds their JSON values equal.
+LOOK_ALIKE_PARAMS = (('{"force":true}', '{"force":1}'), ('{"replicas":1}', '{"replicas":1.0}'),
+                     ('{"dry_run":false}', '{"dry_run":0}'))
 
 
 @SCENARIOS.scenario
@@ -762,6 +883,25 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, TimeoutError))
         for _ in range(2)
     ]
+    own_errors = {}
+    for name, make in (("IdempotencyConflict",
+                        lambda: lab.IdempotencyConflict("idem-inner", "a", "b")),
+                       ("KeyInProgress", lambda: lab.KeyInProgress("idem-inner")),
+                       ("TaskInProgress", lambda: lab.TaskInProgress("task-inner")),
+                       ("TaskNotFound", lambda: lab.TaskNotFound("task-inner"))):
+        tries: list[int] = []
+
+        def nested_once(make: Callable[[], BaseException] = make,
+                        tries: list[int] = tries) -> str:
+            tries.append(1)
+            if len(tries) == 1:
+                raise make()
+            return "ran after the inner error"
+
+        own_errors[name] = [
+            outcome(lambda: lab.run_once(keys, f"idem-own-{name}", "nested:1", nested_once),
+                    describe=lambda e: describe_error(e))
+            for _ in range(2)]
     tools = DevOpsTools()
     tools.fail_next("apply_deploy")
 
@@ -781,6 +921,7 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "after_interrupt": after_interrupt,
         "interrupted_runs": len(interrupted),
         "after_timeout": after_timeout,
+        "own_errors": own_errors,
         "executor": executor,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
