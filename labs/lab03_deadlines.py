@@ -91,7 +91,8 @@ class Deadline:
 
     @classmethod
     def after(cls, seconds: float, *, clock: Clock = time.monotonic) -> "Deadline":
-        """The deadline ``seconds`` from now on ``clock``."""
+        """The deadline ``seconds`` from now on ``clock`` (a negative ``seconds`` is a moment
+        already past; 0 is now, and no time is left)."""
         raise NotImplementedError("Deadline.after")
 
     def remaining(self) -> float:
@@ -107,8 +108,9 @@ class Deadline:
         raise NotImplementedError("Deadline.check")
 
     def child(self, seconds: float) -> "Deadline":
-        """A deadline for a part of the work: ``seconds`` from now, or this deadline if
-        that comes first. The earlier one wins, as in Go; this deadline is unchanged."""
+        """A deadline for a part of the work: ``seconds`` from now (negative: already
+        past), or this deadline if that comes first. The earlier one wins, as in Go; this
+        deadline is unchanged."""
         raise NotImplementedError("Deadline.child")
 
     def timeout(self, step_timeout: float) -> float:

@@ -313,13 +313,27 @@ def test_child_deadline_is_the_earlier(observe):
 def test_children_follow_the_clock(observe):
     got = observe("nested_deadlines").get("returned")
     assert got is not None, "Deadline raised"
-    expected = {"parent_later": 20.0, "short_later": 0.0, "long_later": 20.0,
-                "grandchild_short": 5.0, "grandchild_long": 20.0}
+    # what a passed deadline says (remaining 0, expired) is run-deadline-stops-loop's:
+    # the passed child is judged by its instant
+    expected = {"parent_later": 20.0, "long_later": 20.0, "grandchild_short": 5.0,
+                "grandchild_long": 20.0, "short_at": 30.0, "grandchild_short_at": 85.0,
+                "grandchild_long_at": 100.0}
     wrong = [f"{k}={got[k]!r} (expected {v:g})" for k, v in expected.items()
              if not close(got[k], v)]
-    assert not wrong and got["short_expired"] is True, (
+    assert not wrong, (
         "80 s later, on a 100 s parent with children of 30 and 300 s (and grandchildren of "
-        f"5 and 50 s under the long one): {', '.join(wrong) or 'child(30) not expired'}"
+        f"5 and 50 s under the long one; *_at in seconds from the start): {', '.join(wrong)}"
+    )
+
+
+@pytest.mark.item("lab03.child-deadline-min")
+def test_a_negative_child_lies_in_the_past(observe):
+    got = observe("nested_deadlines").get("returned")
+    assert got is not None, "Deadline raised"
+    assert close(got["negative_child_at"], 75.0), (
+        f"80 s into a 100 s deadline, child(-5) has its instant at "
+        f"{got['negative_child_at']!r} s from the start; expected 75 (5 s before now: "
+        "seconds from now, the earlier one winning, whatever the sign)"
     )
 
 
@@ -631,26 +645,27 @@ def test_a_deadline_knows_its_instant(observe):
         "clock it was given"
     )
     wrong = []
-    for moment, left, expired in (("start", 50.0, False), ("forty", 10.0, False),
-                                  ("past", 0.0, True)):
+    for moment, left, expired in (("start", 50.0, False), ("forty", 10.0, False)):
         case = got[moment]
         if not close(case["remaining"].get("returned"), left) \
                 or case["expired"].get("returned") is not expired:
             wrong.append(f"{moment}: remaining {raised_type(case['remaining'])}, expired "
                          f"{raised_type(case['expired'])}; expected {left:g} and {expired}")
-    assert not wrong, "a 50 s deadline at 0, 40 and 65 s: " + "; ".join(wrong)
+    assert not wrong, "a 50 s deadline at 0 and 40 s: " + "; ".join(wrong)
 
 
 @pytest.mark.item("lab03.run-deadline-stops-loop")
 def test_check_raises_once_no_time_is_left(observe):
     got = observe("deadline_object").get("returned")
     assert got is not None, "Deadline raised"
-    at = got["at"]
-    assert at["expired"].get("returned") is True and close(at["remaining"].get("returned"), 0.0), (
-        f"a 50 s deadline exactly at 50 s: expired {raised_type(at['expired'])}, remaining "
-        f"{raised_type(at['remaining'])}; expected True and 0: at the deadline itself no time "
-        "is left"
-    )
+    for moment, when in (("at", "exactly at 50 s"), ("past", "15 s past it")):
+        case = got[moment]
+        assert case["expired"].get("returned") is True \
+                and close(case["remaining"].get("returned"), 0.0), (
+            f"a 50 s deadline {when}: expired {raised_type(case['expired'])}, remaining "
+            f"{raised_type(case['remaining'])}; expected True and 0: at the deadline itself "
+            "and after it no time is left (never a negative time, nor a growing one)"
+        )
     before = [m for m in ("start", "forty") if "raised" in got[m]["check"]]
     after = [f"{call}() at {m}" for m in ("at", "past") for call in ("check", "timeout")
              if "raised" not in got[m][call]]
@@ -700,6 +715,58 @@ def test_deadline_timeout_is_at_most_the_step(observe):
 
 
 
+def _sees_a_passed_deadline(observe) -> bool:
+    """The submission's Deadline says no time is left once it has passed (else that is
+    run-deadline-stops-loop's, and a record built on it is not judged)."""
+    got = observe("deadline_object").get("returned") or {}
+    past = got.get("past") or {}
+    return (past.get("expired") or {}).get("returned") is True \
+        and close((past.get("remaining") or {}).get("returned"), 0.0)
+
+
+@pytest.mark.item("lab03.run-deadline-stops-loop")
+def test_no_time_at_all_sends_nothing(observe):
+    seen = observe("no_time")["zero"]
+    assert not seen["requests"], (
+        f"a run given max_wall_time=0: requests at {seconds(_arrivals(seen))}; expected none "
+        "(0 s from the start is no time at all, not 'no limit')"
+    )
+
+
+@pytest.mark.item("lab03.deadline-exceeded-recorded")
+def test_no_time_at_all_is_recorded_first(observe):
+    seen = observe("no_time")
+    zero = seen["zero"]
+    if zero["requests"]:
+        return  # a request was sent: run-deadline-stops-loop says so
+    problem = _ended_as(zero, "failed", "max_wall_time")
+    assert not problem, f"a run given max_wall_time=0: {problem}"
+    for name, what in (("zero_and_no_steps", "its max_steps=2 already taken"),
+                       ("zero_and_no_tokens", "its max_llm_tokens=1200 already spent")):
+        run = seen[name]
+        problem = _ended_as(run, "failed", "max_wall_time")
+        assert not problem and not run["requests"], (
+            f"a run given max_wall_time=0 with {what}: "
+            f"{problem or str(len(run['requests'])) + ' request(s)'}; expected it failed with "
+            "exhausted='max_wall_time' and no request (the deadline is checked first)"
+        )
+
+
+@pytest.mark.item("lab03.budget-enforced")
+def test_a_turn_whose_tool_fails_is_counted(observe):
+    seen = observe("no_time")["tool_fails"]
+    run = seen["run"]
+    if "raised" in seen or run["state"] != "failed" or len(seen["requests"]) != 2:
+        return  # how a failing tool ends the run is llm-timeout-handled's
+    if not run["steps"]:
+        return  # the steps were lost with the failure: deadline-exceeded-recorded's
+    assert run["steps"] == 2 and run["llm_tokens"] == 120, (
+        f"a run whose second turn's tool failed: steps={run['steps']!r}, "
+        f"llm_tokens={run['llm_tokens']!r} after 2 answered turns of 60 tokens; expected 2 "
+        "and 120 (a turn counts once its answer is in, whatever its tools then do)"
+    )
+
+
 def _together(seen, expected, what):
     problem = _ended_as(seen, "failed", expected)
     assert not problem and len(seen["requests"]) == 2, (
@@ -718,7 +785,8 @@ def test_steps_and_tokens_running_out_together(observe):
 @pytest.mark.item("lab03.deadline-exceeded-recorded")
 def test_the_deadline_and_the_steps_running_out_together(observe):
     alone = observe("slow_model")["slow_tool_turns"]
-    if _ended_as(alone, "failed", "max_wall_time") or not _stopped_in_time(alone, 300.0):
+    if _ended_as(alone, "failed", "max_wall_time") or not _stopped_in_time(alone, 300.0) \
+            or not _sees_a_passed_deadline(observe):
         return  # the deadline alone is not enforced or recorded: the checks above say so
     _together(observe("simultaneous_budgets")["deadline_and_steps"], "max_wall_time",
               "a 199 s run with max_steps=2, two turns of 100 s: the deadline has passed "
@@ -760,7 +828,7 @@ def _all_runs(observe):
 
     for scenario in ("slow_model", "expired_call", "step_timeouts", "request_options",
                      "retry_and_deadline", "llm_timeouts", "other_budgets",
-                     "simultaneous_budgets", "one_retry_layer", "generated_calls"):
+                     "simultaneous_budgets", "one_retry_layer", "generated_calls", "no_time"):
         visit(scenario, observe(scenario))
     return found
 
@@ -867,6 +935,8 @@ def waits_of(case: CallCase, attempts: list[Attempted]) -> list[float]:
     jitter on."""
     p = case.settings
     rng = random.Random(case.seed) if case.seed is not None else None
+    if case.random_seed is not None:  # no rng given: the random module, seeded just before
+        rng = random.Random(case.random_seed)
     waits = []
     for number, attempt in enumerate(attempts[:p["max_attempts"] - 1]):
         if not transient(attempt):
@@ -882,7 +952,17 @@ def waits_of(case: CallCase, attempts: list[Attempted]) -> list[float]:
 
 
 def transient(attempt: Attempted) -> bool:
-    return attempt.timed_out or attempt.answer.kind in ("503", "429", "500")
+    return attempt.timed_out or attempt.answer.kind in ("503", "429", "500", "connect")
+
+
+#: What the OpenAI client raises for each failure of a twin call (timeouts answered 503).
+TWIN_ERRORS = {"503": ["openai.InternalServerError", 503], "500": ["openai.InternalServerError", 500],
+               "429": ["openai.RateLimitError", 429], "connect": ["openai.APIConnectionError", None]}
+
+
+def twin_error(attempt: Attempted) -> list[Any]:
+    """The error of a failed attempt of a twin call, as ``[type, status]``."""
+    return TWIN_ERRORS["503" if attempt.timed_out else attempt.answer.kind]
 
 
 def describe_call(case: CallCase) -> str:
@@ -891,6 +971,8 @@ def describe_call(case: CallCase) -> str:
         a.kind + (f" after {a.latency:g} s" if a.latency else "")
         + (f" (retry-after {a.retry_after})" if a.retry_after else "") for a in case.answers)
     jitter = f", jitter (seed {case.seed})" if case.seed is not None else ""
+    if case.random_seed is not None:
+        jitter = f", jitter without an rng (the random module seeded {case.random_seed})"
     return (f"{case.name} [a {case.deadline:g} s deadline entered {case.late:g} s in, step "
             f"timeout {case.step_timeout:g} s, max_attempts={p['max_attempts']}, base "
             f"{p['base_delay']:g} s{jitter}; the server: {answers}]")
@@ -979,6 +1061,8 @@ def _wait_problems(case: CallCase, run: dict[str, Any], attempts: list[Attempted
         if later is None:
             if "returned" in run or (run.get("raised") or {}).get("retry_attempts") is not None:
                 return []
+            if (run.get("raised") or {}).get("type") == twin_error(attempt)[0]:
+                return []  # the failure itself escaped, not retried: llm-timeout-handled's
             return [f"{describe_call(case)}: {raised_type(run)} after the {what} ending at "
                     f"{attempt.ended:g} s; a {wait:g} s wait fits ({left:g} s left): wait, "
                     "then try again"]
@@ -1016,6 +1100,9 @@ def test_generated_timeouts_are_handled_like_any_failure(observe):
     seen = observe("generated_calls")
     for case in call_cases():
         run, twin = seen[case.name], seen[f"{case.name}-twin"]
+        if case.random_seed is not None and not _all_close_lists(
+                twin["sleeps"], waits_of(case, attempts_of(case, twin))[:len(twin["sleeps"])]):
+            continue  # its draws without an rng are off: retry-respects-deadline says so
         sent = [[(r["at"], r["timeout"]) for r in seen_["requests"]] for seen_ in (run, twin)]
         if sent[0] == sent[1] and _all_close_lists(run["sleeps"], twin["sleeps"]) \
                 and _ending(run) == _ending(twin):
@@ -1048,8 +1135,13 @@ def test_generated_calls_end_as_the_contract_says(observe):
             wanted = "openai.BadRequestError as it is"
             right = raised is not None and raised["type"] == "openai.BadRequestError"
         elif number + 1 >= case.settings["max_attempts"]:
-            wanted = f"lab 01's RetryError with attempts={number + 1}"
-            right = raised is not None and raised.get("retry_attempts") == number + 1
+            last_error = twin_error(last)
+            wanted = (f"lab 01's RetryError with attempts={number + 1}, carrying the last "
+                      f"attempt's {last_error[0]}" + (f" ({last_error[1]})" if last_error[1]
+                                                       else "") + " and raised from it")
+            right = raised is not None and raised.get("retry_attempts") == number + 1 \
+                and raised.get("retry_last_error") == last_error \
+                and raised.get("retry_from_last") is True
         elif raised is not None and raised.get("retry_attempts") is not None \
                 and number < len(waits) and waits[number] < case.deadline - last.ended - TOLERANCE:
             wanted = (f"another attempt (attempt {number + 2} of "

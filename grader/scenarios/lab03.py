@@ -20,12 +20,12 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from grader.observe import describe_error, outcome, plain
+from grader.observe import describe_error, outcome, plain, type_name
 from grader.scenarios import Registry
 from labs.kit.agent import AgentRun, Budget
 from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools
-from labs.kit.fake_llm import FakeLLM, Step, failure, reply, timeout, tool_call
+from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout, tool_call
 
 SCENARIOS = Registry(process_clock_stopped=True)
 GOAL = "Roll out web 2.4.1 to staging and check that it is healthy."
@@ -50,6 +50,10 @@ def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
     seen["is_timeout_error"] = isinstance(error, TimeoutError)
     retry_error = importlib.import_module("labs.lab01_retry").RetryError
     seen["retry_attempts"] = plain(error.attempts) if isinstance(error, retry_error) else None
+    if isinstance(error, retry_error):
+        last = error.last_error
+        seen["retry_last_error"] = [type_name(last), plain(getattr(last, "status_code", None))]
+        seen["retry_from_last"] = last is not None and error.__cause__ is last
     seen["budget"] = plain(getattr(error, "budget", None))
     return seen
 
@@ -144,6 +148,7 @@ def _agent(
     rng: random.Random | None = None,
     spent: tuple[int, int] = (0, 0),
     timeouts_as: int | None = None,
+    failing_tools: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``run_agent`` on a fresh run (with ``spent`` steps and tokens already on it); what
     it returned, the run, the requests and the clock. ``step_timeout``, ``model`` and
@@ -155,6 +160,8 @@ def _agent(
         llm.before_reply = lambda _request: states.append(
             plain(getattr(run.state, "value", run.state)))
         tools = DevOpsTools(clock=clock, durations=slow_tools)
+        for name in failing_tools:
+            tools.fail_next(name)
         seen = outcome(
             lambda: lab.run_agent(
                 llm.client(max_retries=0), run, tools, policy=_policy(**(policy or {})),
@@ -181,6 +188,7 @@ def _call(
     elapsed_first: float = 0.0,
     client_options: dict[str, Any] | None = None,
     rng: random.Random | None = None,
+    random_seed: int | None = None,
     timeouts_as: int | None = None,
     tools: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -192,6 +200,8 @@ def _call(
             deadline = lab.Deadline.after(deadline_s, clock=clock.monotonic)
             clock.advance(elapsed_first)
             options = {"max_retries": 0} if client_options is None else client_options
+            if random_seed is not None:
+                random.seed(random_seed)  # what a jittered wait without an rng draws from
             completion = lab.call_llm(
                 llm.client(**options), PROMPT,
                 deadline=deadline, policy=_policy(**policy), sleep=clock.sleep,
@@ -283,6 +293,12 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
                 long_later=long_.remaining(),
                 grandchild_short=long_.child(5.0).remaining(),
                 grandchild_long=long_.child(50.0).remaining(),
+                # where each instant lies, from the start: what a passed one says is the
+                # Deadline's own rule, not the child's
+                short_at=short.at - parent.at + 100.0,
+                grandchild_short_at=long_.child(5.0).at - parent.at + 100.0,
+                grandchild_long_at=long_.child(50.0).at - parent.at + 100.0,
+                negative_child_at=parent.child(-5.0).at - parent.at + 100.0,
             )
             explicit = lab.Deadline(clock.monotonic() + 10.0, clock=clock.monotonic)
             seen["explicit_child"] = explicit.child(20.0).remaining()
@@ -451,6 +467,29 @@ def simultaneous_budgets(lab: ModuleType) -> dict[str, Any]:
 
 
 @SCENARIOS.scenario
+def no_time(lab: ModuleType) -> dict[str, Any]:
+    """Runs given no time at all (``max_wall_time=0``): alone, and with the steps or the
+    tokens used up as well; and a run whose second turn's tool fails."""
+    endless = [_turn(1.0, f"call_z{n}", (500, 100)) for n in range(6)]
+    return {
+        "zero": _agent(lab, endless, Budget(max_steps=50, max_wall_time=0.0,
+                                            max_llm_tokens=10**9), step_timeout=30.0),
+        "zero_and_no_steps": _agent(lab, endless, Budget(max_steps=2, max_wall_time=0.0,
+                                                         max_llm_tokens=10**9),
+                                    step_timeout=30.0, spent=(2, 0)),
+        "zero_and_no_tokens": _agent(lab, endless, Budget(max_steps=50, max_wall_time=0.0,
+                                                          max_llm_tokens=1200),
+                                     step_timeout=30.0, spent=(0, 1200)),
+        "tool_fails": _agent(lab, [_turn(1.0, "call_f1", (50, 10)),
+                                   reply(tool_calls=[tool_call("clean_logs", id="call_f2")],
+                                         latency=1.0, prompt_tokens=50, completion_tokens=10),
+                                   reply("never asked")],
+                             Budget(max_steps=50, max_wall_time=600.0, max_llm_tokens=10**9),
+                             step_timeout=30.0, failing_tools=("clean_logs",)),
+    }
+
+
+@SCENARIOS.scenario
 def one_retry_layer(lab: ModuleType) -> dict[str, Any]:
     """``call_llm`` through a client left with its own retries (the default, 2), against a
     server that keeps failing."""
@@ -476,6 +515,8 @@ class Answer:
             return reply("answered", latency=self.latency)
         if self.kind == "timeout":
             return timeout()
+        if self.kind == "connect":
+            return connect_error(latency=self.latency)
         return failure(int(self.kind), retry_after=self.retry_after, latency=self.latency)
 
 
@@ -491,6 +532,7 @@ class CallCase:
     policy: tuple[tuple[str, Any], ...]
     answers: tuple[Answer, ...]
     seed: int | None = None
+    random_seed: int | None = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -534,6 +576,7 @@ def call_cases() -> list[CallCase]:
         cases.append(CallCase(f"jitter-{number + 1}", deadline, 0.0, 10.0,
                               tuple(policy.items()), tuple(answers) + (Answer("ok"),),
                               seed=rng.randint(1, 10**6)))
+    cases += _mixed_cases()
     fixed = {"max_attempts": 4, "base_delay": 8.0, "factor": 2.0, "max_delay": 60.0}
     cases += [
         CallCase("server-shorter", 90.0, 0.0, 10.0, tuple(fixed.items()),
@@ -542,6 +585,40 @@ def call_cases() -> list[CallCase]:
                  tuple({**fixed, "base_delay": 1.0, "max_delay": 10.0}.items()),
                  (Answer("429", 0.0, 40), Answer("ok"))),
     ]
+    return cases
+
+
+#: The seed of the second batch of generated calls.
+MIXED_SEED = 3006
+
+
+def _mixed_cases() -> list[CallCase]:
+    """Calls with refused connections among the failures, step timeouts far longer than
+    the client's default (a slow reasoning model), and jittered waits without an rng,
+    drawn from the random module seeded just before the call."""
+    rng = random.Random(MIXED_SEED)
+    cases = []
+    for number in range(24):
+        deadline = rng.choice((30.0, 60.0, 1800.0, 3000.0, 5000.0))
+        step_timeout = rng.choice((5.0, 20.0, 900.0, 1000.0) if deadline > 60 else
+                                  (2.0, 5.0, 20.0))
+        late = rng.choice((0.0, 0.0, deadline - step_timeout / 2, deadline / 3, deadline - 2.0))
+        late = max(0.0, min(late, deadline - 0.5))
+        jitter = number % 3 == 2
+        policy = {"max_attempts": rng.randint(2, 6), "base_delay": rng.choice((0.5, 1.0, 4.0)),
+                  "factor": 2.0, "max_delay": 60.0, **({"jitter": True} if jitter else {})}
+        answers = []
+        for _ in range(policy["max_attempts"] + 1):
+            kind = rng.choice(("connect", "connect", "timeout", "503", "429", "500", "ok"))
+            latency = rng.choice((0.0, 0.5, step_timeout * 0.8, 3.0)) if kind != "timeout" \
+                else 0.0
+            retry_after = rng.choice((None, 2, 40)) if kind == "429" else None
+            answers.append(Answer(kind, latency, retry_after))
+            if kind == "ok":
+                break
+        cases.append(CallCase(f"mixed-{number + 1}", deadline, late, step_timeout,
+                              tuple(policy.items()), tuple(answers),
+                              random_seed=rng.randint(1, 10**6) if jitter else None))
     return cases
 
 
@@ -557,5 +634,5 @@ def generated_calls(lab: ModuleType) -> dict[str, Any]:
                 deadline_s=case.deadline, step_timeout=case.step_timeout,
                 policy=case.settings, elapsed_first=case.late,
                 rng=None if case.seed is None else random.Random(case.seed),
-                timeouts_as=timeouts_as)
+                random_seed=case.random_seed, timeouts_as=timeouts_as)
     return seen

@@ -19,7 +19,7 @@ MUTANTS: tuple[Mutant, ...] = (
     *lab02.MUTANTS, *round1.lab02.MUTANTS, *round2.lab02.MUTANTS, *round3.lab02.MUTANTS,
     *round4.lab02.MUTANTS, *round5.lab02.MUTANTS, *round6.lab02.MUTANTS,
     *lab03.MUTANTS, *round1.lab03.MUTANTS, *round2.lab03.MUTANTS, *round3.lab03.MUTANTS,
-    *round4.lab03.MUTANTS, *round5.lab03.MUTANTS,
+    *round4.lab03.MUTANTS, *round5.lab03.MUTANTS, *round6.lab03.MUTANTS,
     *lab04.MUTANTS, *lab05.MUTANTS,
     *lab06.MUTANTS, *lab07.MUTANTS,
 )

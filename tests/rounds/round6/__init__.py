@@ -1,5 +1,5 @@
 """Round 6 of the held-out mutants (labs 01 to 03), written after round 5's gaps were closed."""
 
-from tests.rounds.round6 import lab01, lab02
+from tests.rounds.round6 import lab01, lab02, lab03
 
-__all__ = ["lab01", "lab02"]
+__all__ = ["lab01", "lab02", "lab03"]
