@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from grader.checks.expect import TOLERANCE, close, raised_type, seconds
-from grader.scenarios.lab01 import (BODY_CODES, GIVE_UP_CALLS, GLOBAL_SEED, LAYER_CLIENTS,
-                                    LAYER_POLICIES, MORE_PERMANENT_STATUSES, NOISE,
+from grader.scenarios.lab01 import (BODY_CODES, FALSY_RESULTS, GIVE_UP_CALLS, GLOBAL_SEED,
+                                    LAYER_CLIENTS, LAYER_POLICIES, MORE_PERMANENT_STATUSES,
+                                    NOISE, PERMANENT_BODY_CODES, RAW_BODIES,
                                     PERMANENT_HTTPX_ERRORS, PERMANENT_KINDS,
                                     PERMANENT_OS_ERRORS, QUICK, SLOW_GROWTH, SUCCESS, TOO_LATE,
                                     TRANSIENT_HTTPX_ERRORS, TRANSIENT_KINDS,
@@ -159,11 +160,19 @@ def runs(observe, *scenarios: str) -> Iterator[tuple[Case, dict[str, Any], bool]
         seen = observe(scenario)
         cases = generated_cases() if scenario == "generated" else jitter_cases()
         for case in cases:
+            if scenario == "generated" and backoff_raises(seen, case):
+                continue  # backoff_delay itself raises here: exponential-backoff says so
             yield case, seen[case.name], False
             twin_name = f"{case.name}-twin"
             if twin_name in seen:
                 twin = case.twin() if scenario == "generated" else backoff_twin(case)
                 yield twin, seen[twin_name], True
+
+
+def backoff_raises(seen: dict[str, Any], case: Case) -> bool:
+    """Whether the submission's own backoff_delay raised for some retry of ``case``'s
+    policy (asked directly): a run that then stops on it is exponential-backoff's."""
+    return any("raised" in probe for probe in seen[f"{case.name}-backoff"])
 
 
 def first(problems: list[str], situation: str) -> str:
@@ -229,6 +238,35 @@ def test_the_body_code_does_not_stop_retries(observe):
         "a transient status whose error body carries a code, then a success; expected the "
         "success after 2 requests (the status_code alone says what is transient), got: "
         + "; ".join(wrong)
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_a_body_that_is_not_json_is_retried(observe):
+    seen = observe("transient_kinds")
+    wrong = [f"{status} with {what} body: {raised_type(run)} after {len(run['requests'])} "
+             "request(s)"
+             for status, what, _body in RAW_BODIES
+             if (run := seen[f"{status}-{what}"]).get("returned") != SUCCESS
+             or len(run["requests"]) != 2]
+    assert not wrong, (
+        "a transient failure whose body is not JSON (a proxy's HTML page, or nothing), then "
+        "a success: " + "; ".join(wrong) + "; expected the success after 2 requests (read "
+        "nothing from the body that may not be there)"
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_any_result_is_a_success(observe):
+    seen = observe("transient_kinds")["falsy_results"]
+    wrong = [f"{name}: {raised_type(run)} after {run['calls']} call(s)"
+             for name, run in seen.items()
+             if "returned" not in run or run["calls"] != 1
+             or repr(run["returned"]) != name]
+    assert not wrong, (
+        f"retry_call over a function returning {', '.join(map(repr, FALSY_RESULTS))} at once: "
+        + "; ".join(wrong) + "; expected that result after 1 call (a return is a success, "
+        "whatever it returns)"
     )
 
 
@@ -316,6 +354,36 @@ def test_waits_follow_base_and_factor(observe):
     assert asked and _all_close(asked, expected[:len(asked)]), (
         f"base 0.25 s, factor 3: waits {seconds(asked)}; expected {seconds(expected)}"
     )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_every_call_starts_from_the_base(observe):
+    seen = observe("transient_kinds")["after_give_ups"]
+    limit = QUICK["max_attempts"]
+    if [min(len(f) + s, limit) for f, s in GIVE_UP_CALLS] != seen["made"]:
+        return  # the calls made other attempts: the attempt items say so
+    expected, asked, start = [], [], 0
+    for made in seen["made"]:
+        # the waits between this call's requests; one after its last is no-sleep-after-last's
+        expected += [QUICK["base_delay"] * 2 ** n for n in range(made - 1)]
+        asked += [w for after, w, via in seen["waits"]
+                  if via != "client" and start < after < start + made]
+        start += made
+    assert _all_close(asked, expected), (
+        f"one RetryingLLM (base 0.5 s, factor 2), three calls that give up, then two that "
+        f"succeed: waits {seconds(asked)}; expected {seconds(expected)} (every call's "
+        "backoff starts from base_delay)"
+    )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_backoff_delay_answers_for_every_generated_policy(observe):
+    seen = observe("generated")
+    broken = [f"{describe(case)}: backoff_delay({n}) {raised_type(probe)}"
+              for case in generated_cases()
+              for n, probe in enumerate(seen[f"{case.name}-backoff"]) if "raised" in probe]
+    assert not broken, first(broken, "backoff_delay asked directly for each retry of the "
+                                     "generated policies")
 
 
 @pytest.mark.item("lab01.exponential-backoff")
@@ -520,6 +588,7 @@ def test_client_errors_raised_at_once(observe):
     seen = observe("permanent")
     runs_ = {**{status: status for status in PERMANENT_KINDS},
              **{f"{status}-{NOISE}": status for status in PERMANENT_KINDS},
+             **{f"{status}-{code}": status for status, code in PERMANENT_BODY_CODES},
              **{f"{status}-asks-to-wait": status for status in ("400", "403")}}
     wrong = [
         f"{name.replace('-' + NOISE, f' (with {NOISE}: true)').replace('-asks-to-wait', ' (with retry-after: 2)')}: {raised_type(seen[name])} "
@@ -551,6 +620,18 @@ def test_programming_errors_raised_at_once(observe):
             + (" (only Exception is caught: Ctrl-C must stop the program)"
                if kind == "KeyboardInterrupt" else "")
         )
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_permanent_error_keeps_its_cause(observe):
+    run = observe("permanent")["with_a_cause"]
+    raised = run.get("raised") or {}
+    assert raised.get("type") == "ValueError" and raised.get("causes") == ["KeyError"] \
+            and run["calls"] == 1, (
+        f"a ValueError raised from a KeyError: {raised_type(run)} (from "
+        f"{raised.get('causes')}) after {run['calls']} call(s); expected the ValueError as "
+        "it is, its cause kept, after 1 call (re-raise it with a bare raise)"
+    )
 
 
 @pytest.mark.item("lab01.permanent-not-retried")
@@ -672,6 +753,25 @@ def test_server_requested_delays(observe):
 
 
 @pytest.mark.item("lab01.honours-retry-after")
+def test_a_date_is_read_against_the_local_clock(observe):
+    seen = observe("server_clock")
+    wrong = [f"server clock {name}: waits {seconds(gaps_asked(seen[name]))}"
+             for name in ("behind", "ahead") if not _all_close(gaps_asked(seen[name])[:1], [20.0])]
+    assert not wrong, (
+        "a 503 with retry-after an HTTP date 20 s ahead of time.time(), and the server's own "
+        "date header five minutes off: " + "; ".join(wrong) + "; expected a 20 s wait (the "
+        "date is measured against time.time(), not the server's clock)"
+    )
+    asked = gaps_asked(seen["message_names_a_delay"])[:1]
+    fallback = gaps_asked(seen["message_twin"])[:1]
+    assert asked and _all_close(asked, fallback), (
+        f"a 429 whose message says 'Please try again in 6.5s', with no delay header: waits "
+        f"{seconds(asked)}; without that message your code waits {seconds(fallback)}: a "
+        "delay is read from the retry-after-ms and retry-after headers only"
+    )
+
+
+@pytest.mark.item("lab01.honours-retry-after")
 def test_server_delays_are_not_jittered(observe):
     seen = observe("jitter")
     problems = []
@@ -725,6 +825,17 @@ def test_a_huge_retry_number_is_capped(observe):
         f"backoff_delay(5000) with factor=2 (an int): {raised_type(int_factor)}; expected the "
         "cap, as with 2.0 (2 ** 5000 is an int too large for a float)"
     )
+    zero_draw = seen["after_a_zero_draw"].get("returned") or {}
+    capped = zero_draw.get("capped")
+    if isinstance(capped, list) and all(isinstance(c, (int, float)) for c in capped):
+        rng = random.Random(21)  # against your own capped backoffs (exponential-backoff's)
+        expected_pair = [rng.uniform(0.0, bound) for bound in capped]
+        assert _all_close(zero_draw.get("draws"), expected_pair), (
+            f"backoff_delay on one rng (seed 21) twice, first with base 0 (your capped "
+            f"backoff {capped[0]:g}), then base 1 s: {raised_type(seen['after_a_zero_draw'])}"
+            f"; expected {seconds(expected_pair)}: one draw per call, rng.uniform(0, 0) "
+            "included"
+        )
     expected = random.Random(7).uniform(0.0, far["returned"])
     value = seen["jittered"].get("returned")
     assert isinstance(value, (int, float)) and close(value, expected), (
@@ -798,23 +909,22 @@ def test_full_jitter_draws_from_the_seeded_rng(observe):
 def test_one_rng_goes_on_across_calls(observe):
     seen = observe("jitter")
     case = jitter_cases()[0]
-    run = seen["two_calls"]
-    bounds = gaps_asked(seen[f"{case.name}-twin"])
+    run, twin = seen["two_calls"], seen["two_calls_twin"]
     rng = random.Random(case.seed)
     split = run["first_call_requests"]
     limit = case.settings["max_attempts"]
     if any(after == split and via != "client" for after, _w, via in run["waits"]) \
-            or split > limit or len(run["requests"]) - split > limit:
+            or split > limit or len(run["requests"]) - split > limit \
+            or len(twin["requests"]) != len(run["requests"]):
         return  # attempts beyond the limit, or a wait after the last: no-sleep-after-last's
+    # each wait against the same wait of the two calls without jitter: your capped backoff
+    bounds = [w for _after, w, via in twin["waits"] if via != "client"]
     asked, expected = [], []
-    for after, wait, via in run["waits"]:
-        n = after - 1 if after <= split else after - split - 1
-        if via == "client" or not 0 <= n < len(bounds):
-            continue
-        if bounds[n] <= 0:  # no backoff here: whether a draw was made for it cannot be
-            break           # told, so the draws after it are not compared
+    for wait, bound in zip([w for _a, w, via in run["waits"] if via != "client"], bounds):
+        if bound <= 0:  # no backoff here: whether a draw was made for it cannot be
+            break       # told, so the draws after it are not compared
         asked.append(wait)
-        expected.append(rng.uniform(0.0, bounds[n]))
+        expected.append(rng.uniform(0.0, bound))
     assert _all_close(asked, expected), (
         f"{describe(case)} twice in a row through one RetryingLLM and its rng: waits "
         f"{seconds(asked)}; expected {seconds(expected)}, the second call drawing on from "

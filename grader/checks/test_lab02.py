@@ -108,6 +108,36 @@ def test_every_kind_of_failure_is_recorded(observe):
 
 
 @pytest.mark.item("lab02.task-lifecycle")
+def test_stamps_are_now_even_behind_the_stored_ones(observe):
+    seen = observe("lifecycle")["clock_behind"]
+    now, ahead, history = seen["now"], seen["ahead"], seen["history"]
+    stamps = [(entry.get("state"), entry.get("created_at"), entry.get("updated_at"))
+              for entry in history]
+    expected = [("running", ahead, now), ("completed", ahead, now + 4.0)]
+    assert len(stamps) == 2 and all(
+        s == e[0] and close(c, e[1]) and close(u, e[2])
+        for (s, c, u), e in zip(stamps, expected)), (
+            f"a task stamped by a clock an hour ahead, executed (4 s of work): the store saw "
+            f"{[(s, _offsets([c], now), _offsets([u], now)) for s, c, u in stamps]} (state, "
+            "created_at, updated_at, in seconds from now); expected running with updated_at "
+            "now, then completed 4 s later, created_at kept: updated_at is now(), whatever "
+            "the task held before"
+        )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_a_failed_task_of_any_error_runs_again(observe):
+    seen = observe("claimed_elsewhere")["failed_of_every_kind"]
+    wrong = [f"{error!r}: {raised_type(case)}, the work ran {case['work_runs']} time(s)"
+             for error, case in seen.items()
+             if case.get("returned") != "deployed this time" or case["work_runs"] != 1]
+    assert not wrong, (
+        "failed tasks executed again: " + "; ".join(wrong) + "; expected each claimed and "
+        "run (a failed task runs again, whatever its error said)"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
 def test_the_work_gets_the_running_task(observe):
     seen = observe("lifecycle")["success"]
     given = seen["work_given"]
@@ -243,9 +273,13 @@ def test_unknown_id_is_a_not_found_error(observe):
 @pytest.mark.item("lab02.unknown-task-error")
 def test_an_id_is_unknown_as_it_is_given(observe):
     seen = observe("unknown_task")
-    wrong = [f"{unknown!r}: {raised_type(case)}, {case['saves']} save(s)"
+    wrong = [f"{unknown if len(unknown) < 40 else unknown[:30] + '...'!r}: "
+             f"{raised_type(case)}, {case['saves']} save(s)"
+             + ("" if (case.get("raised") or {}).get("names_the_id", True) else
+                " (the error does not name the whole id: its message and task_id)")
              for unknown, case in seen["near"].items()
-             if not (case.get("raised") or {}).get("expected_type") or case["saves"]]
+             if not (case.get("raised") or {}).get("expected_type") or case["saves"]
+             or not case["raised"]["names_the_id"]]
     assert not wrong and seen["work_runs_near"] == 0, (
         "the store holds task-known-1 only; executing these ids: " + "; ".join(wrong)
         + f" (the work ran {seen['work_runs_near']} time(s)); expected your TaskNotFound for "
@@ -438,8 +472,8 @@ def test_executor_runs_a_repeat_once(observe):
 @pytest.mark.item("lab02.key-is-deterministic")
 def test_generated_arguments_in_every_form(observe):
     seen = observe("generated_keys")
-    from grader.scenarios.lab02 import (CASE_PAIRS, CHARACTER_PAIRS, TYPE_PAIRS,
-                                        argument_forms)
+    from grader.scenarios.lab02 import (CASE_PAIRS, CHARACTER_PAIRS, SWAPPED_PARTS,
+                                        TYPE_PAIRS, argument_forms)
     problems = []
     for number, (case, got) in enumerate(zip(argument_forms(), seen["cases"]), 1):
         texts = [c.get("returned") for c in got["canonical"]]
@@ -488,6 +522,19 @@ def test_generated_arguments_in_every_form(observe):
         f"the arguments {merged[0][0]} and {merged[0][1]} got one key or one canonical text; "
         "they are other characters (every character of a string is part of the arguments: "
         "no Unicode normalisation)"
+    )
+    swapped = [pair for pair, got in zip(SWAPPED_PARTS, seen["swapped_parts"])
+               if got[0].get("returned") == got[1].get("returned")]
+    assert not swapped, (
+        f"the calls {swapped[0][0]} and {swapped[0][1]} (task id, tool) got one key; the "
+        "parts keep their places (a combination in which the parts can swap or cancel out "
+        "is not a key of the three parts)"
+    )
+    before, after, fresh = seen["changed_mapping"]
+    assert after == fresh and after != before, (
+        f"a dict of arguments, changed after a first canonical_arguments: its text was "
+        f"{raised_type(before)}, then {raised_type(after)}; a fresh dict of the new arguments "
+        f"gives {raised_type(fresh)}: the text is always that of the arguments as they are"
     )
     kinds = seen["mapping_kinds"]
     as_dict = kinds["dict"]
@@ -606,6 +653,21 @@ def test_a_finished_key_with_an_empty_result(observe):
 
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_long_result_is_replayed_whole(observe):
+    seen = observe("params_mismatch")["long_replay"]
+    first, second = seen["calls"]
+    if not (first.get("returned") or {}).get("whole"):
+        return  # the first call failed: other items say why
+    got = second.get("returned") or {}
+    assert got.get("whole") and seen["runs"] == 1, (
+        f"run_once(idem-53) twice over an action returning {seen['length']} characters: the "
+        f"second call {'returned ' + str(got.get('length')) + ' characters' if got else raised_type(second)}"
+        f", the action ran {seen['runs']} time(s); expected the whole result again, as it "
+        "was, without running"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_a_finished_key_returns_its_result(observe):
     seen = observe("params_mismatch")["replay"]
     first, second = seen["calls"]
@@ -668,6 +730,18 @@ def test_the_labs_own_errors_release_the_key(observe):
         "an action that itself raises one of the lab's errors (a keyed call nested in it), "
         "then the same key again: " + "; ".join(wrong) + "; expected the action to run "
         "again: whatever the action raises, the key is released"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_the_failure_is_re_raised_as_it_was(observe):
+    raised = observe("failure_not_cached")["chained"].get("raised") or {}
+    assert raised.get("type") == "labs.kit.devops.ToolFailure" \
+            and raised.get("cause") == "ConnectionResetError", (
+        f"an action raising ToolFailure from ConnectionResetError: run_once raised "
+        f"{raised.get('type')} with __cause__ {raised.get('cause')}; expected the "
+        "ToolFailure itself, its cause kept: "
+        "release the key and re-raise with a bare raise"
     )
 
 
@@ -757,6 +831,34 @@ def test_two_callers_run_a_key_once(observe):
         f"two threads running one key at the same moment, {len(rounds)} rounds: "
         f"{problems[0]} (check-then-set: claim with put_if_absent)"
     )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_no_second_run_while_the_result_is_stored(observe):
+    seen = observe("finished_record")
+    assert "late" not in seen["runs"], (
+        f"run_once over an action that succeeded: the key was free while its result was "
+        f"being stored, and a caller arriving then ran the action again "
+        f"({raised_type(seen['late'][0])}); store the finished record over the claim, "
+        "never delete it first"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_two_callers_with_other_params_race(observe):
+    rounds = observe("concurrency")["other_params"]
+    for number, round_ in enumerate(rounds, 1):
+        if round_["hung"] or round_["work_runs"] != 1:
+            continue  # a deadlock or a second run: concurrent-once's
+        outcomes = round_["outcomes"]
+        ran = [o for o in outcomes if o.get("returned") == "charged"]
+        conflicts = [o for o in outcomes if (o.get("raised") or {}).get("expected_type")]
+        assert len(ran) == 1 and len(conflicts) == 1, (
+            f"two threads running one key at the same moment, one with charge:5, the other "
+            f"charge:7, round {number}: {[raised_type(o) for o in outcomes]}; expected one "
+            "'charged' and your IdempotencyConflict for the other (other params are a "
+            "conflict, whoever claimed first and however far it has got)"
+        )
 
 
 @pytest.mark.item("lab02.concurrent-once")

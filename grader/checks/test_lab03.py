@@ -299,10 +299,12 @@ def test_child_deadline_is_the_earlier(observe):
     assert close(got["explicit_child"], 10.0), (
         f"Deadline(now + 10).child(20) has {got['explicit_child']!r} s left; expected 10"
     )
-    assert close(got["child_of_passed_at"], 0.0), (
-        f"child(15) of a deadline that passed 20 s ago has at = parent's at + "
-        f"{got['child_of_passed_at']!r}; expected the parent's instant (it comes first)"
-    )
+    for name, seconds_ in (("child_of_passed_at", 15), ("negative_child_of_passed_at", -5)):
+        assert close(got[name], 0.0), (
+            f"child({seconds_}) of a deadline that passed 20 s ago has at = parent's at + "
+            f"{got[name]!r}; expected the parent's instant (it comes first: compare the "
+            "instants, not the time left, which is 0 for both)"
+        )
     assert close(got["zero_child"], 0.0), (
         f"child(0) of a deadline 20 s away has {got['zero_child']!r} s left; expected 0 (0 s "
         "from now comes first)"
@@ -418,6 +420,21 @@ def test_a_wait_ending_at_the_deadline_is_not_slept(observe):
             "DeadlineExceeded at once, no wait: a wait ending at the deadline leaves no time "
             "for the next attempt (wait >= time left)"
         )
+
+
+@pytest.mark.item("lab03.retry-respects-deadline")
+def test_a_zero_wait_at_the_deadline_is_not_slept(observe):
+    seen = observe("retry_and_deadline")["zero_wait_at_the_deadline"]
+    if len(seen["requests"]) != 1 or seen["requests"][0]["outcome"] != "429":
+        return  # the first request went otherwise: the timeout items say why
+    raised = seen.get("raised") or {}
+    assert raised.get("is_deadline_exceeded") and raised.get("causes") \
+            and seen["sleeps"] == [], (
+        f"a 10 s deadline, a 429 asking for no wait that came back at 10 s: "
+        f"{raised_type(seen)} (from {raised.get('causes')}) after waits "
+        f"{seconds(seen['sleeps'])}; expected your DeadlineExceeded from the 429 at once, no "
+        "sleep at all: with no time left even a 0 s wait does not end before the deadline"
+    )
 
 
 @pytest.mark.item("lab03.retry-respects-deadline")
@@ -563,6 +580,18 @@ def test_a_permanent_error_is_raised_as_it_is(observe):
             "openai.BadRequestError itself, at once, after 1 request and no wait (only a "
             "transient failure, such as a timeout, is retried)"
         )
+
+
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_a_permanent_error_before_sending_is_raised_as_it_is(observe):
+    seen = observe("llm_timeouts")["unsendable"]
+    assert raised_type(seen).startswith("TypeError") and not seen["requests"] \
+            and seen["sleeps"] == [], (
+        f"a message the client cannot turn into JSON (TypeError before anything is sent): "
+        f"{raised_type(seen)} after {len(seen['requests'])} request(s) and waits "
+        f"{seconds(seen['sleeps'])}; expected the TypeError itself, at once: is_transient "
+        "decides for every error, not only HTTP ones"
+    )
 
 
 @pytest.mark.item("lab03.llm-timeout-handled")
@@ -752,6 +781,25 @@ def test_no_time_at_all_is_recorded_first(observe):
         )
 
 
+@pytest.mark.item("lab03.deadline-exceeded-recorded")
+def test_a_turns_tools_all_run_before_the_deadline_ends_it(observe):
+    seen = observe("no_time")
+    expected = ["system", "user", "assistant", "tool", "tool"]
+    for name, what in (("answer_at_the_deadline", "whose answer, asking for two tools, came "
+                                                  "at the deadline itself"),
+                       ("tool_overruns", "whose first tool of two ran past the deadline")):
+        run = seen[name]
+        if len(run["requests"]) != 1:
+            continue  # another request, or none: the deadline and timeout items say so
+        problem = _ended_as(run, "failed", "max_wall_time")
+        assert not problem and run["run"]["roles"] == expected, (
+            f"a 100 s run {what}: {problem or 'the run holds the messages ' + str(run['run']['roles'])}; "
+            f"expected it failed with exhausted='max_wall_time' holding {expected}: the "
+            "turn's tools all run and their results are kept; the deadline is checked before "
+            "the next turn"
+        )
+
+
 @pytest.mark.item("lab03.budget-enforced")
 def test_a_turn_whose_tool_fails_is_counted(observe):
     seen = observe("no_time")["tool_fails"]
@@ -806,7 +854,11 @@ def test_budgets_count_what_the_run_already_spent(observe):
                                                  "tools"),
             ("no_steps_left", "max_steps", 0, "max_steps=0"),
             ("no_tokens_left", "max_llm_tokens", 0, "max_llm_tokens=1200, a run handed in "
-                                                    "with all 1200 spent")):
+                                                    "with all 1200 spent"),
+            ("steps_overspent", "max_steps", 0, "max_steps=4, a run handed in with 5 steps "
+                                                "taken"),
+            ("tokens_overspent", "max_llm_tokens", 0, "max_llm_tokens=1200, a run handed in "
+                                                      "with 1500 spent")):
         problem = _ended_as(seen[name], "failed", budget)
         assert not problem and len(seen[name]["requests"]) == requests, (
             f"{what}: {problem or str(len(seen[name]['requests'])) + ' requests'}; expected "

@@ -17,11 +17,21 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from labs.kit.clock import process_clock_stopped
 
 Scenario = Callable[[ModuleType], dict[str, Any]]
+Raised = TypeVar("Raised", bound=BaseException)
+
+
+def raised_from(error: Raised, cause: BaseException) -> Raised:
+    """``error`` as ``raise error from cause`` leaves it: with its ``__cause__`` and a
+    traceback, as a submission's code would meet it."""
+    try:
+        raise error from cause
+    except BaseException as raised:  # noqa: BLE001 - it is the one raised just above
+        return raised  # type: ignore[return-value]
 
 
 class Registry(dict[str, Scenario]):

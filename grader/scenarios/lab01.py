@@ -34,7 +34,7 @@ import httpx
 import openai
 
 from grader.observe import describe_error, outcome, plain, type_name
-from grader.scenarios import Registry
+from grader.scenarios import Registry, raised_from
 from labs.kit.clock import PROCESS_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
 
@@ -454,13 +454,7 @@ def _http_status_error(status: int) -> httpx.HTTPStatusError:
 
 def _caused_by_a_timeout() -> BaseException:
     """A permanent error raised from a transient one (``raise ... from``)."""
-    try:
-        try:
-            raise TimeoutError("slow disk")
-        except TimeoutError as slow:
-            raise RuntimeError("could not read the deploy plan") from slow
-    except RuntimeError as error:
-        return error
+    return raised_from(RuntimeError("could not read the deploy plan"), TimeoutError("slow disk"))
 
 
 #: The built-in OSErrors, by the contract: TimeoutError and ConnectionError (asked about
@@ -540,6 +534,15 @@ def transient_kinds(lab: ModuleType) -> dict[str, Any]:
         for status, code in BODY_CODES
     })
     seen["after_give_ups"] = _after_give_ups(lab)
+    seen.update({
+        f"{status}-{name}": _run_llm(lab, [failure(int(status), body=body), reply(SUCCESS)],
+                                     QUICK)
+        for status, name, body in RAW_BODIES
+    })
+    seen["falsy_results"] = {
+        repr(value): _run_call(lab, [lambda value=value: value, lambda: "asked again"], QUICK)
+        for value in FALSY_RESULTS
+    }
     seen["two_in_a_row"] = _run_llm(
         lab, [failure(503), failure(429), reply(SUCCESS)], {"max_attempts": 4}
     )
@@ -555,6 +558,11 @@ def transient_kinds(lab: ModuleType) -> dict[str, Any]:
 #: does not look at: the status alone says a failure is transient.
 BODY_CODES = (("429", "insufficient_quota"), ("429", "rate_limit_exceeded"),
               ("500", "server_error"), ("503", "engine_overloaded"))
+#: Transient failures whose body is not OpenAI's JSON: a proxy's HTML page, nothing at all.
+RAW_BODIES = (("502", "html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+              ("503", "empty", ""))
+#: Results a function may succeed with that look like nothing: each is the result.
+FALSY_RESULTS = (0, None, "", [], False)
 #: The calls one wrapper makes in ``after_give_ups``: the failures of each, then whether
 #: it ends in a success.
 GIVE_UP_CALLS = ((("503", "429", "502"), False), (("500", "timeout", "503"), False),
@@ -610,6 +618,30 @@ def backoff_custom(lab: ModuleType) -> dict[str, Any]:
 
 
 @SCENARIOS.scenario
+def server_clock(lab: ModuleType) -> dict[str, Any]:
+    """A retry-after date 20 s after the process's clock from a server whose own ``date``
+    header runs five minutes behind (or ahead): the date is measured against
+    ``time.time()``, not the server's clock. And a 429 whose message alone names a delay
+    ("try again in 6.5s"): no header, so the backoff decides."""
+    policy = {"max_attempts": 3, "base_delay": 0.5, "max_delay": 60.0}
+    seen = {}
+    for name, skew in (("behind", -300), ("ahead", 300)):
+        headers = {"retry-after": _http_date(20),
+                   "date": email.utils.format_datetime(
+                       PROCESS_START + _dt.timedelta(seconds=skew), usegmt=True)}
+        seen[name] = _run_llm(lab, [failure(503, headers=headers), reply(SUCCESS)], policy)
+    seen["message_names_a_delay"] = _run_llm(
+        lab, [failure(429, message=RATE_LIMIT_MESSAGE), reply(SUCCESS)], policy)
+    seen["message_twin"] = _run_llm(lab, [failure(429), reply(SUCCESS)], policy)
+    return seen
+
+
+#: OpenAI's wording of a rate limit, which names a delay in its text only.
+RATE_LIMIT_MESSAGE = ("Rate limit reached for gpt-4o-mini in organization org-kit on requests "
+                      "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 6.5s.")
+
+
+@SCENARIOS.scenario
 def backoff_with_rng(lab: ModuleType) -> dict[str, Any]:
     """The same, jitter off, with a seeded rng handed over all the same: it is for jitter."""
     policy = {"max_attempts": 6, "base_delay": 0.25, "factor": 3.0, "max_delay": 1000.0}
@@ -637,6 +669,11 @@ def give_up(lab: ModuleType) -> dict[str, Any]:
             {"max_attempts": 2},
         ),
     }
+
+
+#: Permanent statuses whose body carries a code that sounds transient: the status decides.
+PERMANENT_BODY_CODES = (("400", "server_error"), ("403", "rate_limit_exceeded"),
+                        ("422", "overloaded"))
 
 
 @SCENARIOS.scenario
@@ -676,6 +713,15 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
         lab, [_raise(FileNotFoundError(2, "No such file", "/etc/deploy.yml")), lambda: "no"], QUICK)
     seen["keyboard_interrupt"] = _run_call(lab, [_raise(KeyboardInterrupt()), lambda: "no"],
                                            QUICK)
+    seen.update({
+        f"{status}-{code}": _run_llm(lab, [failure(int(status), code=code),
+                                           reply("should not be asked")], QUICK)
+        for status, code in PERMANENT_BODY_CODES
+    })
+    # a permanent error raised from another one: raised as it is, its cause kept
+    seen["with_a_cause"] = _run_call(lab, [_raise(raised_from(
+        ValueError("the deploy spec has no replicas"), KeyError("replicas"))), lambda: "no"],
+        QUICK)
     seen["last_attempt"] = {
         "only": _run_llm(lab, [failure(401), reply("should not be asked")], {"max_attempts": 1}),
         "third": _run_llm(lab, [failure(503), failure(503), failure(404), reply("no")],
@@ -689,12 +735,17 @@ def permanent(lab: ModuleType) -> dict[str, Any]:
 
 @SCENARIOS.scenario
 def generated(lab: ModuleType) -> dict[str, Any]:
-    """Every generated case, and the twin of each one whose server sends headers."""
+    """Every generated case, the twin of each one whose server sends headers, and
+    ``backoff_delay`` asked directly for every retry of its policy."""
     seen = {}
     for case in generated_cases():
         seen[case.name] = run_case(lab, case)
         if case.has_headers or case.has_noise:
             seen[f"{case.name}-twin"] = run_case(lab, case.twin())
+        policy = lab.RetryPolicy(**case.settings)
+        seen[f"{case.name}-backoff"] = [
+            outcome(lambda n=n: plain(lab.backoff_delay(n, policy, random.Random(n))))
+            for n in range(case.settings["max_attempts"])]
     return seen
 
 
@@ -711,6 +762,7 @@ def jitter(lab: ModuleType) -> dict[str, Any]:
     random.seed(99)
     seen["again"] = run_case(lab, first)
     seen["two_calls"] = _two_calls(lab, first)
+    seen["two_calls_twin"] = _two_calls(lab, backoff_twin(first))
     random.seed(GLOBAL_SEED)
     seen["global"] = run_case(lab, replace(first, seed=None))
     return seen
@@ -723,7 +775,8 @@ def _two_calls(lab: ModuleType, case: Case) -> dict[str, Any]:
     failures = [_step(attempt, TOO_LATE) for attempt in case.script[:limit]]
     with _run(failures + failures + [reply(TOO_LATE)]) as (llm, clock, waits):
         wrapper = lab.RetryingLLM(llm.client(max_retries=0), policy=lab.RetryPolicy(
-            **case.settings), sleep=waits.sleep, rng=random.Random(case.seed))
+            **case.settings), sleep=waits.sleep,
+            rng=None if case.seed is None else random.Random(case.seed))
         first = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
                         describe=lambda e: _raised(e, lab))
         between = waits.requests()
@@ -731,6 +784,18 @@ def _two_calls(lab: ModuleType, case: Case) -> dict[str, Any]:
                          describe=lambda e: _raised(e, lab))
         seen = {"calls": [first, second], "first_call_requests": between}
         return _observed(seen, llm, clock, waits)
+
+
+def _after_a_zero_draw(lab: ModuleType) -> dict[str, list[float]]:
+    """Two jittered backoff_delay calls on one rng, the first with a capped backoff of 0
+    (base 0): one draw per call, so the second is the rng's second draw. With each
+    policy's wait without jitter (the submission's own capped backoff)."""
+    rng = random.Random(21)
+    policies = [lab.RetryPolicy(base_delay=base, max_delay=10.0, jitter=True)
+                for base in (0.0, 1.0)]
+    return {"draws": [lab.backoff_delay(0, policy, rng) for policy in policies],
+            "capped": [lab.backoff_delay(0, replace(policy, jitter=False))
+                       for policy in policies]}
 
 
 #: The seed the random module is given before a jittered run without an rng.
@@ -754,6 +819,7 @@ def huge_retry(lab: ModuleType) -> dict[str, Any]:
         "int_factor": outcome(lambda: plain(lab.backoff_delay(5000, int_factor))),
         "jittered": outcome(lambda: plain(lab.backoff_delay(5000, jittered,
                                                             random.Random(7)))),
+        "after_a_zero_draw": outcome(lambda: plain(_after_a_zero_draw(lab))),
         "zero_base": outcome(lambda: plain(lab.backoff_delay(
             5000, lab.RetryPolicy(base_delay=0.0, max_delay=45.0)))),
         "slow_growth": {str(retry): outcome(lambda r=retry, f=factor: plain(lab.backoff_delay(

@@ -25,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 from grader.observe import describe_error, outcome, plain, type_name
-from grader.scenarios import Registry
+from grader.scenarios import Registry, raised_from
 from labs.kit.agent import run_agent, start_messages
 from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools, ToolFailure
@@ -134,6 +134,16 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "final": _task(store.get(f"task-{name}")),
             }
         store = MemoryTaskStore()
+        ahead = clock.now() + 3600.0  # stamped by a machine whose clock runs an hour ahead
+        store.save(Task(id="task-stamped-ahead", user_input="deploy web", created_at=ahead,
+                        updated_at=ahead))
+        work = _Work(clock, 4.0, "deployed")
+        before = clock.now()
+        outcome(lambda: lab.execute_task(store, "task-stamped-ahead", work, now=clock.now))
+        seen["clock_behind"] = {
+            "now": before, "ahead": ahead,
+            "history": [_task(t) for t in store.history("task-stamped-ahead")][1:]}
+        store = MemoryTaskStore()
         made = [outcome(lambda text=text: lab.create_task(store, text, now=clock.now))
                 for text in ("first", "second", "Free disk on web-1", "Free disk on web-1")]
         # two more processes, each with its module loaded afresh, each creating a task
@@ -152,9 +162,11 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
 
 def failure_kinds() -> dict[str, Exception]:
     """Failures of every kind a work may raise, not only the tools' own ``ToolFailure``: a
-    built-in error, a ``TimeoutError``, lab 01's ``RetryError`` as a wrapper raises it, and
+    built-in error, a ``TimeoutError``, lab 01's ``RetryError`` as a wrapper raises it,
     classes defined inside a function and inside a class, whose ``__qualname__`` is not
-    their ``__name__``. The contract: ``error`` is ``"<type(e).__name__>: <e>"`` for each."""
+    their ``__name__``, a ``KeyError`` (not an unknown task: the work's own), and an error
+    with no message. The contract: ``error`` is ``"<type(e).__name__>: <e>"`` for each
+    (``"TimeoutError: "`` for the last)."""
 
     def local_class() -> Exception:
         class DiskFull(Exception):
@@ -175,18 +187,14 @@ def failure_kinds() -> dict[str, Exception]:
         "retry_error": RetryError("gave up after 3 attempts: 503"),
         "local_class": local_class(),
         "nested_class": Deploy.Rejected("canary failed its health check"),
+        "key_error": KeyError("replicas"),
+        "empty_message": TimeoutError(),
     }
 
 
 def _chained_failure() -> Exception:
     """A failure raised from another one (``raise ToolFailure(...) from ...``)."""
-    try:
-        try:
-            raise ConnectionResetError("peer reset")
-        except ConnectionResetError as lower:
-            raise ToolFailure("apply_deploy failed") from lower
-    except ToolFailure as error:
-        return error
+    return raised_from(ToolFailure("apply_deploy failed"), ConnectionResetError("peer reset"))
 
 
 def _another_process(lab: ModuleType) -> ModuleType:
@@ -271,15 +279,21 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
             saves_before = len(store.saves)
             near[unknown] = outcome(lambda unknown=unknown: lab.execute_task(
                 store, unknown, work, now=clock.now),
-                describe=lambda e: _raised(e, lab.TaskNotFound))
+                describe=lambda e: {**_raised(e, lab.TaskNotFound),
+                                    "task_id": plain(getattr(e, "task_id", None))})
             near[unknown]["saves"] = len(store.saves) - saves_before
+            if "raised" in near[unknown]:
+                raised = near[unknown]["raised"]
+                raised["names_the_id"] = unknown in raised["message"] \
+                    and raised["task_id"] == unknown
         seen["near"] = near
         seen["work_runs_near"] = work.runs - seen["work_runs"]
         return seen
 
 
 #: Ids no task has, next to the stored ``task-known-1``: each is unknown as it is given.
-NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1")
+NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1",
+            "task-known-1-" + "9f2c" * 40)
 
 
 class _OvertakenStore(MemoryTaskStore):
@@ -345,6 +359,16 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
 
         seen["failed_again"] = outcome(lambda: lab.execute_task(store, "task-failed-2", work,
                                                                 now=clock.now))
+        seen["failed_of_every_kind"] = {}
+        for error in FAILED_ERRORS:
+            task_id = f"task-failed-{error.split(':')[0]}"
+            store.save(Task(id=task_id, user_input="deploy web", state=TaskState.FAILED,
+                            error=error, created_at=clock.now(), updated_at=clock.now()))
+            again = _Work(clock, 1.0, "deployed this time")
+            seen["failed_of_every_kind"][error] = {
+                **outcome(lambda: lab.execute_task(store, task_id, again, now=clock.now),
+                          describe=lambda e: describe_error(e)),
+                "work_runs": again.runs}
         seen["failed_again"]["stored_during_work"] = during
         seen["failed_again"]["final"] = _task(store.get("task-failed-2"))
         seen["failed_again"]["states"] = [
@@ -352,6 +376,12 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
         seen["failed_again"]["created_at"] = [
             _task(t)["created_at"] for t in store.history("task-failed-2")]
     return seen
+
+
+#: The errors of failed tasks, of every kind: each one runs again when executed.
+FAILED_ERRORS = ("ValueError: replicas must be positive", "KeyError: 'replicas'",
+                 "PermissionError: [Errno 13] Permission denied: '/etc/deploy.yml'",
+                 "TypeError: unsupported operand", "NotImplementedError: ")
 
 
 def _agent_run(lab: ModuleType, task_id: str, script: list[Any]) -> dict[str, Any]:
@@ -665,6 +695,13 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
         {"keys": [key("task-gen", "apply_deploy", args) for args in pair],
          "canonical": [canonical(args) for args in pair]}
         for pair in CHARACTER_PAIRS]
+    seen["swapped_parts"] = [[key(task_id, tool, "{}") for task_id, tool in pair]
+                             for pair in SWAPPED_PARTS]
+    changing = {"service": "web", "version": "2.4.1"}
+    before = canonical(changing)
+    changing["version"] = "2.4.2"  # the same dict, changed: its text changes with it
+    seen["changed_mapping"] = [before, canonical(changing),
+                               canonical({"service": "web", "version": "2.4.2"})]
     mapped = {"service": "web", "limits": {"cpu": 2, "mem": "4G"}, "hosts": ["b", "a"]}
     seen["mapping_kinds"] = {
         "dict": {"canonical": canonical(mapped), "key": key("task-gen", "apply_deploy", mapped)},
@@ -675,11 +712,17 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
     return seen
 
 
-#: Arguments whose strings differ in characters only Unicode normalisation would merge:
-#: precomposed and combining é, the ﬁ ligature and fi, the ångström sign and Å.
+#: Arguments whose strings differ in characters only Unicode normalisation would merge
+#: (precomposed and combining é, the ﬁ ligature and fi, the ångström sign and Å), and
+#: integers a float cannot tell apart (past 2**53).
 CHARACTER_PAIRS = (('{"name":"caf\u00e9"}', '{"name":"cafe\u0301"}'),
                    ('{"path":"/\ufb01les"}', '{"path":"/files"}'),
-                   ('{"unit":"\u212b"}', '{"unit":"\u00c5"}'))
+                   ('{"unit":"\u212b"}', '{"unit":"\u00c5"}'),
+                   ('{"build":9007199254740993}', '{"build":9007199254740992}'))
+
+#: Calls whose parts are the same texts in other places: ``(task_id, tool)`` pairs.
+SWAPPED_PARTS = ((("task-7", "apply_deploy"), ("apply_deploy", "task-7")),
+                 (("clean_logs", "clean_logs"), ("apply_deploy", "apply_deploy")))
 
 
 class _ReadOnlyArguments(Mapping):  # type: ignore[type-arg]
@@ -802,6 +845,14 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, lab.IdempotencyConflict))
         for params, amount in (('{"force":true}', 3), ("", 4))
     ]
+    long_result = "deployed to " + ", ".join(f"web-{n}" for n in range(400))
+    long_runs: list[int] = []
+    long_replay = [outcome(lambda: lab.run_once(keys, "idem-53", "deploy:all",
+                                                lambda: long_runs.append(1) or long_result),
+                           keep=lambda value: {"whole": value == long_result,
+                                               "length": len(value)
+                                               if isinstance(value, str) else None})
+                   for _ in range(2)]
     silent_runs: list[int] = []
 
     def rotate_quietly() -> str:
@@ -824,6 +875,8 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
             for params in pair], "ran": ran})
     return {
         "quiet_then_other": {"calls": quiet_then_other},
+        "long_replay": {"calls": long_replay, "runs": len(long_runs),
+                        "length": len(long_result)},
         "look_alike": look_alike,
         "calls": calls,
         "runs": first_runs,
@@ -835,9 +888,11 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
     }
 
 
-#: Params that are other texts, though Python's ``==`` finds their JSON values equal.
+#: Params that are other texts, though Python's ``==`` finds their JSON values equal, or
+#: that differ only past the 255th character.
 LOOK_ALIKE_PARAMS = (('{"force":true}', '{"force":1}'), ('{"replicas":1}', '{"replicas":1.0}'),
-                     ('{"dry_run":false}', '{"dry_run":0}'))
+                     ('{"dry_run":false}', '{"dry_run":0}'),
+                     ('{"hosts":"' + "web," * 80 + 'db-1"}', '{"hosts":"' + "web," * 80 + 'db-2"}'))
 
 
 @SCENARIOS.scenario
@@ -883,6 +938,13 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, TimeoutError))
         for _ in range(2)
     ]
+    def fails_from_a_reset() -> str:
+        raise _chained_failure()
+
+    chained = outcome(lambda: lab.run_once(keys, "idem-10", "deploy:web", fails_from_a_reset),
+                      describe=lambda e: {**describe_error(e),
+                                          "cause": type_name(e.__cause__)
+                                          if e.__cause__ is not None else None})
     own_errors = {}
     for name, make in (("IdempotencyConflict",
                         lambda: lab.IdempotencyConflict("idem-inner", "a", "b")),
@@ -922,10 +984,50 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "interrupted_runs": len(interrupted),
         "after_timeout": after_timeout,
         "own_errors": own_errors,
+        "chained": chained,
         "executor": executor,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
     }
+
+
+class _GapWatchingKeyStore(MemoryKeyStore):
+    """A key store that, if a claim is deleted after its action succeeded and before its
+    finished record is stored, lets another caller in at that moment, as a second
+    executor arriving then would. (A finished record deleted afterwards is a key that
+    forgets its result: the deduplication checks see that.)"""
+
+    def __init__(self, arrive: Callable[["_GapWatchingKeyStore"], None]) -> None:
+        super().__init__()
+        self.arrive, self.succeeded = arrive, False
+
+    def delete(self, key: str) -> None:
+        record = super().get(key)
+        super().delete(key)
+        if self.succeeded and isinstance(record, KeyRecord) and not record.done:
+            self.succeeded = False
+            self.arrive(self)
+
+
+@SCENARIOS.scenario
+def finished_record(lab: ModuleType) -> dict[str, Any]:
+    """A key whose action succeeds: another caller arriving while the finished record is
+    being stored (if the key is ever free then) must not run the action again."""
+    runs: list[str] = []
+    late: list[Any] = []
+
+    def charge() -> str:
+        runs.append("first")
+        store.succeeded = True
+        return "charged 5 EUR"
+
+    def arrive(keys: _GapWatchingKeyStore) -> None:
+        late.append(outcome(lambda: lab.run_once(keys, "idem-gap", "charge:5",
+                                                 lambda: runs.append("late") or "again")))
+
+    store = _GapWatchingKeyStore(arrive)
+    first = outcome(lambda: lab.run_once(store, "idem-gap", "charge:5", charge))
+    return {"first": first, "runs": runs, "late": late}
 
 
 def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str, Any]:
@@ -979,4 +1081,19 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
         keys.append({"work_runs": work.runs, **raced})
         if raced["hung"]:
             break
-    return {"tasks": tasks, "failed_tasks": failed_tasks, "keys": keys}
+    other_params = []
+    for _ in range(RACE_ROUNDS // 5):
+        store_keys, turn = LinedUpKeyStore(), itertools.count()
+        work = _Work(None, 0.003, "charged")
+
+        def charge_own_amount() -> str:
+            amount = (5, 7)[next(turn)]  # the first thread in charges 5, the other 7
+            return lab.run_once(store_keys, "idem-race-2", f"charge:{amount}",
+                                lambda: work(None))
+
+        raced = _race(charge_own_amount, lab.IdempotencyConflict)
+        other_params.append({"work_runs": work.runs, **raced})
+        if raced["hung"]:
+            break
+    return {"tasks": tasks, "failed_tasks": failed_tasks, "keys": keys,
+            "other_params": other_params}

@@ -191,6 +191,7 @@ def _call(
     random_seed: int | None = None,
     timeouts_as: int | None = None,
     tools: list[dict[str, Any]] | None = None,
+    messages: Sequence[dict[str, Any]] = PROMPT,
 ) -> dict[str, Any]:
     """``call_llm`` once, with a deadline ``deadline_s`` from the start of the clock
     (``step_timeout`` not passed when None)."""
@@ -203,7 +204,7 @@ def _call(
             if random_seed is not None:
                 random.seed(random_seed)  # what a jittered wait without an rng draws from
             completion = lab.call_llm(
-                llm.client(**options), PROMPT,
+                llm.client(**options), messages,
                 deadline=deadline, policy=_policy(**policy), sleep=clock.sleep,
                 **_options(step_timeout, rng=rng, tools=tools),
             )
@@ -307,6 +308,7 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
             seen["zero_child_expired"] = zero.expired()
             clock.advance(40.0)  # the parent has passed by 20 s
             seen["child_of_passed_at"] = parent.child(15.0).at - parent.at
+            seen["negative_child_of_passed_at"] = parent.child(-5.0).at - parent.at
             return {key: plain(value) for key, value in seen.items()}
 
     return outcome(observe)
@@ -344,6 +346,10 @@ def retry_and_deadline(lab: ModuleType) -> dict[str, Any]:
         "exactly_at_the_deadline": _call(
             lab, [failure(429, retry_after=10), reply("ok")], deadline_s=10.0, step_timeout=5.0,
             policy={"max_attempts": 3, "max_delay": 60.0},
+        ),
+        "zero_wait_at_the_deadline": _call(
+            lab, [failure(429, retry_after=0, latency=10.0), reply("ok")], deadline_s=10.0,
+            step_timeout=20.0, policy={"max_attempts": 3},
         ),
         "jitter_in_a_run": _agent(
             lab, [failure(503), failure(503), reply("done")], Budget(max_wall_time=300.0),
@@ -385,7 +391,15 @@ def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
                            policy={"max_attempts": 3}),
         "permanent_in_a_run": _agent(lab, permanent, Budget(max_wall_time=roomy),
                                      step_timeout=20.0, policy={"max_attempts": 3}),
+        # a message the client cannot serialise: it raises TypeError before sending
+        "unsendable": _call(lab, [reply("never sent")] * 4, deadline_s=roomy,
+                            step_timeout=20.0, policy={"max_attempts": 4},
+                            messages=[*PROMPT, {"role": "user", "content": _ToolReport()}]),
     }
+
+
+class _ToolReport:
+    """A tool's result left as an object instead of text: not JSON."""
 
 
 @SCENARIOS.scenario
@@ -416,6 +430,12 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
         "no_tokens_left": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
                                                       max_llm_tokens=1200), step_timeout=30.0,
                                  spent=(0, 1200)),
+        "steps_overspent": _agent(lab, endless, Budget(max_steps=4, max_wall_time=roomy,
+                                                       max_llm_tokens=10**9),
+                                  step_timeout=30.0, spent=(5, 0)),
+        "tokens_overspent": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                                        max_llm_tokens=1200),
+                                   step_timeout=30.0, spent=(0, 1500)),
         "two_calls_a_turn": _agent(lab, [reply(tool_calls=[
             tool_call("check_disk", id=f"call_p{n}a"), tool_call("check_status", {"service": "web"},
                                                                  id=f"call_p{n}b")])
@@ -469,7 +489,8 @@ def simultaneous_budgets(lab: ModuleType) -> dict[str, Any]:
 @SCENARIOS.scenario
 def no_time(lab: ModuleType) -> dict[str, Any]:
     """Runs given no time at all (``max_wall_time=0``): alone, and with the steps or the
-    tokens used up as well; and a run whose second turn's tool fails."""
+    tokens used up as well; a run whose second turn's tool fails; and runs whose time runs
+    out at a turn's answer, or in its tools."""
     endless = [_turn(1.0, f"call_z{n}", (500, 100)) for n in range(6)]
     return {
         "zero": _agent(lab, endless, Budget(max_steps=50, max_wall_time=0.0,
@@ -486,7 +507,24 @@ def no_time(lab: ModuleType) -> dict[str, Any]:
                                    reply("never asked")],
                              Budget(max_steps=50, max_wall_time=600.0, max_llm_tokens=10**9),
                              step_timeout=30.0, failing_tools=("clean_logs",)),
+        # the tools of a turn all run, even when its answer comes at the deadline itself or
+        # a tool overruns it; the next turn is not taken
+        "answer_at_the_deadline": _agent(
+            lab, [_two_tools(100.0, "call_a"), reply("too late")],
+            Budget(max_steps=50, max_wall_time=100.0, max_llm_tokens=10**9),
+            step_timeout=200.0),
+        "tool_overruns": _agent(
+            lab, [_two_tools(1.0, "call_o", first="verify"), reply("too late")],
+            Budget(max_steps=50, max_wall_time=100.0, max_llm_tokens=10**9),
+            step_timeout=30.0, slow_tools={"verify": 150.0}),
     }
+
+
+def _two_tools(latency: float, ids: str, *, first: str = "check_disk") -> Step:
+    arguments = {"service": "web"} if first == "verify" else None
+    return reply(tool_calls=[tool_call(first, arguments, id=f"{ids}1"),
+                             tool_call("check_status", {"service": "web"}, id=f"{ids}2")],
+                 latency=latency)
 
 
 @SCENARIOS.scenario

@@ -12,9 +12,10 @@ order from the clock. Inside worker threads freezegun may return real time; do n
 frozen time there.
 
 A *detached* clock (``FrozenClock(detached=True)``) keeps time of its own instead: the
-process's clock (``time.time()``, ``time.monotonic()``, ``datetime.now()``) stands still at
-:data:`PROCESS_START`, a month before, and ``time.sleep`` returns at once without moving
-anything. Code that reads or waits on the process's clock instead of the ``clock``, ``now``
+process's clock (``time.time()``, ``datetime.now()``) stands still at :data:`PROCESS_START`,
+a month before, ``time.monotonic()`` stands still at :data:`PROCESS_MONOTONIC` (seconds
+from an arbitrary start, as a real monotonic clock reads: never a time of day), and
+``time.sleep`` returns at once without moving anything. Code that reads or waits on the process's clock instead of the ``clock``, ``now``
 or ``sleep`` it was handed then shows it at once: its timestamps are a month off, its
 deadlines never come, its waits take no time.
 """
@@ -37,6 +38,16 @@ DEFAULT_START = _dt.datetime(2026, 1, 1, 9, 0, 0, tzinfo=_dt.timezone.utc)
 PROCESS_START = _dt.datetime(2025, 12, 1, 6, 30, 0, tzinfo=_dt.timezone.utc)
 
 
+#: What ``time.monotonic()`` reads while the process's clock is stopped: three days since
+#: an arbitrary start, as on a machine up for three days, and far from any epoch time, so
+#: that code measuring a date against it instead of ``time.time()`` shows.
+PROCESS_MONOTONIC = 3 * 86_400.0
+
+
+def _stopped_monotonic() -> float:
+    return PROCESS_MONOTONIC
+
+
 #: ``time.sleep`` itself, for the threads a detached clock leaves alone.
 _REAL_SLEEP = time.sleep
 _process_stopped = 0
@@ -53,6 +64,8 @@ def process_clock_stopped() -> Iterator[None]:
     global _process_stopped
     freezer = freeze_time(PROCESS_START)
     freezer.start()
+    monotonic = mock.patch("time.monotonic", _stopped_monotonic)
+    monotonic.start()
     with _process_lock:
         _process_stopped += 1
     try:
@@ -60,6 +73,7 @@ def process_clock_stopped() -> Iterator[None]:
     finally:
         with _process_lock:
             _process_stopped -= 1
+        monotonic.stop()
         freezer.stop()
 
 
@@ -104,6 +118,8 @@ class FrozenClock:
         self._freezer = freeze_time(PROCESS_START if detached else start)
         stand_in = self.sleep if patch_sleep else self._process_sleep if detached else None
         self._sleep_patch = mock.patch("time.sleep", stand_in) if stand_in else None
+        self._monotonic_patch = mock.patch("time.monotonic", _stopped_monotonic) \
+            if detached else None
         self._frozen: object | None = None
         self._origin = 0.0
         self._own = _dt.timedelta(0)
@@ -116,6 +132,8 @@ class FrozenClock:
         shared = self.detached and _process_stopped > 0
         self._frozen = self._freezer if shared else self._freezer.start()
         self._shared = shared
+        if self._monotonic_patch is not None and not shared:
+            self._monotonic_patch.start()
         self._origin = time.monotonic()
         self._own = _dt.timedelta(0)
         if self._sleep_patch is not None:
@@ -131,6 +149,8 @@ class FrozenClock:
         if self._sleep_patch is not None:
             self._sleep_patch.stop()
         if not self._shared:
+            if self._monotonic_patch is not None:
+                self._monotonic_patch.stop()
             self._freezer.stop()
         self._frozen = None
 

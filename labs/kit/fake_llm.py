@@ -103,6 +103,7 @@ class Failure:
     message: str = ""
     latency: float = 0.0
     code: str | None = None
+    body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,13 @@ def failure(
     message: str = "",
     latency: float = 0.0,
     code: str | None = None,
+    body: str | None = None,
 ) -> Failure:
     """An HTTP error; ``retry_after`` (seconds or an HTTP date) and ``retry_after_ms`` set
     the ``retry-after`` and ``retry-after-ms`` headers; ``code`` is the error body's
     ``code`` and ``type``, as OpenAI sends them (``"insufficient_quota"``, say), which the
-    client puts on the error as ``error.code`` (by default the status)."""
+    client puts on the error as ``error.code`` (by default the status). ``body`` replaces
+    the JSON error body with this text, as a proxy's HTML error page (or ``""``) would."""
     if status < 400:
         raise ValueError(f"a failure needs an error status (>= 400), not {status}")
     all_headers = dict(headers or {})
@@ -157,7 +160,7 @@ def failure(
         all_headers["retry-after"] = _number_text(retry_after)
     if retry_after_ms is not None:
         all_headers["retry-after-ms"] = _number_text(retry_after_ms)
-    return Failure(status, tuple(all_headers.items()), message, latency, code)
+    return Failure(status, tuple(all_headers.items()), message, latency, code, body)
 
 
 def timeout(*, latency: float = math.inf) -> TransportFailure:
@@ -315,6 +318,10 @@ class FakeLLM:
             raise httpx.ConnectError("fake LLM: connection refused", request=request)
         if isinstance(step, Failure):
             record(str(step.status))
+            if step.body is not None:
+                return httpx.Response(step.status, headers=[*step.headers,
+                                                            ("content-type", "text/html")],
+                                      text=step.body)
             return _error_response(step.status, step.message, step.headers, step.code)
         record("200")
         if self.before_reply is not None:
