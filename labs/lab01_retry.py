@@ -116,8 +116,9 @@ def server_delay(error: BaseException) -> float | None:
     Look at ``error.response.headers`` (OpenAI status errors carry the ``httpx.Response``;
     other errors may have no ``response`` at all):
     - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
-    - ``retry-after``: whole seconds, or an HTTP date (then the seconds from now, on
-      ``time.time()``, until that date; a date in the past gives 0).
+    - ``retry-after``: whole seconds, or an HTTP date in any of HTTP's three forms
+      (IMF-fixdate, RFC 850, asctime; always GMT): then the seconds from now, on
+      ``time.time()``, until that date; a date in the past gives 0.
     A value that is missing, negative, infinite, not a number (``nan``) or unreadable
     counts as absent: an unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and
     when neither gives a delay the answer is None (fall back to the computed backoff).

@@ -5,6 +5,7 @@ The contract is the stub's, ``labs/lab01_retry.py``; read it there.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
 import time
@@ -90,6 +91,8 @@ def server_delay(error: BaseException) -> float | None:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # asctime and "-0000" dates: HTTP dates are always GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 

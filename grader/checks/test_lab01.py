@@ -11,6 +11,7 @@ failure. So one mistake costs the item whose rule it breaks, and no other.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,8 @@ NAMED_PERMANENT = ("ValueError", "KeyError", "FileNotFoundError", "PermissionErr
                    "json.JSONDecodeError", "RuntimeError from TimeoutError",
                    "ValueError about a timeout", "RuntimeError saying try again",
                    "httpx.HTTPStatusError 503", "openai.OpenAIError",
-                   "openai.ContentFilterFinishReasonError",
+                   "openai.ContentFilterFinishReasonError", "RetryError of a 503",
+                   *(("ExceptionGroup of timeouts",) if sys.version_info >= (3, 11) else ()),
                    *map(error_name, PERMANENT_OS_ERRORS + PERMANENT_HTTPX_ERRORS))
 
 
@@ -321,6 +323,19 @@ def test_a_retry_sends_the_same_request(observe):
 
 
 @pytest.mark.item("lab01.retries-transient")
+def test_a_retry_sends_the_same_options(observe):
+    seen = observe("same_options")
+    carried = seen["carried"]
+    expected = {"read_timeout": 12.5, "tools": ["restart_service"]}
+    assert seen.get("returned") == SUCCESS and len(carried) == 2 \
+            and all(c == expected for c in carried), (
+        f"complete(messages, timeout=12.5, tools=[restart_service]), a 503, then a success: "
+        f"{raised_type(seen)}; the attempts carried {carried}; expected {expected} on both "
+        "(every attempt sends the same request, its options included)"
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
 def test_success_within_the_limit_is_reached(observe):
     problems = []
     for case, run, _twin in runs(observe, "generated", "jitter"):
@@ -353,6 +368,19 @@ def test_waits_follow_base_and_factor(observe):
     asked = gaps_asked(seen)[:5]  # how many attempts are made: other items'
     assert asked and _all_close(asked, expected[:len(asked)]), (
         f"base 0.25 s, factor 3: waits {seconds(asked)}; expected {seconds(expected)}"
+    )
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_a_dropped_connection_is_waited_on(observe):
+    run = observe("backoff_after_resets")
+    asked = [w for _after, w, via in run["waits"] if via != "client"][:3]
+    expected = [0.5, 1.5, 4.5]
+    assert run["calls"] == 4 and _all_close(asked, expected), (
+        f"retry_call (base 0.5 s, factor 3) over a connection reset, a broken pipe and an "
+        f"aborted connection, then 42: {raised_type(run)} after {run['calls']} calls, waits "
+        f"{seconds(asked)}; expected {seconds(expected)}: every transient failure waits its "
+        "backoff, a dropped connection too"
     )
 
 
@@ -772,6 +800,25 @@ def test_a_date_is_read_against_the_local_clock(observe):
 
 
 @pytest.mark.item("lab01.honours-retry-after")
+def test_every_http_date_form_and_huge_delays(observe):
+    seen = observe("server_clock")
+    wrong = [f"retry-after: {seen[name]['text']}: waits {seconds(gaps_asked(seen[name]))}"
+             for name in ("date-rfc850", "date-asctime", "date-numeric-zone")
+             if not _all_close(gaps_asked(seen[name])[:1], [20.0])]
+    assert not wrong, (
+        "an HTTP date 20 s ahead in HTTP's other forms: " + "; ".join(wrong) + "; expected a "
+        "20 s wait (an HTTP date is IMF-fixdate, RFC 850 or asctime, always GMT)"
+    )
+    wrong = [f"{name}: {raised_type(seen[name])}, waits {seconds(gaps_asked(seen[name]))}"
+             for name in ("huge-seconds", "huge-ms")
+             if not _all_close(gaps_asked(seen[name])[:1], [60.0])]
+    assert not wrong, (
+        "retry-after: 300000000000 and retry-after-ms: 1e15, cap 60 s: " + "; ".join(wrong)
+        + "; expected the capped 60 s wait (a huge delay is a delay: capped, never an error)"
+    )
+
+
+@pytest.mark.item("lab01.honours-retry-after")
 def test_server_delays_are_not_jittered(observe):
     seen = observe("jitter")
     problems = []
@@ -968,6 +1015,12 @@ def test_server_sees_exactly_the_attempts(observe):
                     "request(s) by itself"
                 )
                 client = run["caller_client"]
+                assert client["during"] in ([], [str(client["before"])]), (
+                    f"while RetryingLLM waited between attempts, the caller's client had "
+                    f"max_retries={', '.join(client['during'])} (it was "
+                    f"{client['before']!r}): the caller's client is never changed, not even "
+                    "for the length of a call"
+                )
                 assert client["before"] == client["after"], (
                     f"the caller's client had max_retries={client['before']!r} and, after "
                     f"RetryingLLM took it, {client['after']!r}: keep a copy with its retries "

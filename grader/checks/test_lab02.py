@@ -220,6 +220,11 @@ def test_a_completed_task_without_a_result_is_done(observe):
         f"{seen['work_runs']} time(s), {seen['saves']} save(s); expected neither (completed "
         "is the state)"
     )
+    replayed = seen["replayed"]
+    assert "returned" in replayed and replayed["returned"] in (None, ""), (
+        f"a task stored completed with result=None, executed: {raised_type(replayed)}; "
+        "expected its stored result, None (or ''): not a text made of it"
+    )
 
 
 @pytest.mark.item("lab02.completed-not-rerun")
@@ -516,12 +521,14 @@ def test_generated_arguments_in_every_form(observe):
         "case, and case is part of a task id, a tool name and a string"
     )
     merged = [pair for pair, got in zip(CHARACTER_PAIRS, seen["character_pairs"])
-              if got["keys"][0].get("returned") == got["keys"][1].get("returned")
-              or got["canonical"][0].get("returned") == got["canonical"][1].get("returned")]
+              if got["same_key"].get("returned") is not False
+              or got["same_canonical"].get("returned") is not False]
+    shown = [text if len(text) < 60 else f"{text[:24]}...{text[-12:]} ({len(text)} characters)"
+             for text in (merged[0] if merged else ())]
     assert not merged, (
-        f"the arguments {merged[0][0]} and {merged[0][1]} got one key or one canonical text; "
-        "they are other characters (every character of a string is part of the arguments: "
-        "no Unicode normalisation)"
+        f"the arguments {shown[0]} and {shown[1]} got one key or one canonical text (or "
+        "raised); they are other arguments: every character of a string is part of them, "
+        "however long (no Unicode normalisation, no truncation), and every digit of a number"
     )
     swapped = [pair for pair, got in zip(SWAPPED_PARTS, seen["swapped_parts"])
                if got[0].get("returned") == got[1].get("returned")]
@@ -529,6 +536,12 @@ def test_generated_arguments_in_every_form(observe):
         f"the calls {swapped[0][0]} and {swapped[0][1]} (task id, tool) got one key; the "
         "parts keep their places (a combination in which the parts can swap or cancel out "
         "is not a key of the three parts)"
+    )
+    unpaired = [k.get("returned") for k in seen["unpaired_surrogates"]]
+    assert all(type(k) is str and k for k in unpaired) and unpaired[0] != unpaired[1], (
+        f"arguments holding a lone surrogate ('\\ud83d', half an emoji, as a model may send): "
+        f"idempotency_key {[raised_type(k) for k in seen['unpaired_surrogates']]}; expected a "
+        "key for each, and two keys for two characters (any JSON string is arguments)"
     )
     before, after, fresh = seen["changed_mapping"]
     assert after == fresh and after != before, (
@@ -668,6 +681,17 @@ def test_a_long_result_is_replayed_whole(observe):
 
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_an_empty_reply_is_returned_as_it_is(observe):
+    seen = observe("failure_not_cached")["quiet_replies"]
+    replies = seen.get("returned")
+    assert replies == ["", "", ""], (
+        f"a side-effecting tool that replies '' (clean_logs) through IdempotentTools, three "
+        f"times: {replies if replies is not None else raised_type(seen)}; expected '' each "
+        "time: the reply is returned as the tool gave it"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_a_finished_key_returns_its_result(observe):
     seen = observe("params_mismatch")["replay"]
     first, second = seen["calls"]
@@ -742,6 +766,18 @@ def test_the_failure_is_re_raised_as_it_was(observe):
         f"{raised.get('type')} with __cause__ {raised.get('cause')}; expected the "
         "ToolFailure itself, its cause kept: "
         "release the key and re-raise with a bare raise"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_any_stop_releases_the_key(observe):
+    seen = observe("failure_not_cached")["interrupted_otherwise"]
+    wrong = [f"{name}: then {raised_type(second)}" for name, (_first, second) in seen.items()
+             if second.get("returned") != "ran after the stop"]
+    assert not wrong, (
+        "an action stopped once by an exception that is not an Exception, then the same key "
+        "again: " + "; ".join(wrong) + "; expected the action to run again (release the key "
+        "whatever was raised: BaseException, not a list of its kinds)"
     )
 
 

@@ -180,6 +180,22 @@ def test_every_request_carries_the_step_timeout(observe):
 
 
 @pytest.mark.item("lab03.step-timeout-sent")
+def test_the_step_timeout_decides_whatever_the_client(observe):
+    seen = observe("request_options")
+    problems = []
+    for name, what, wanted in (
+            ("short_client_far", "a client built with timeout=5, step timeout 20 s, 300 s "
+                                 "left", 20.0),
+            ("zero_step", "step_timeout=0, 300 s left", 0.0)):
+        reads = _read_timeouts(seen[name])
+        if reads[:1] != [wanted] and not (reads and close(reads[0], wanted)):
+            problems.append(f"{what}: the request carried {reads[:1] or 'no request'}; "
+                            f"expected {wanted:g}")
+    assert not problems, "; ".join(problems) + " (the step timeout, sent with the request, " \
+        "decides: not the client's own setting, and 0 is 0, not 'none')"
+
+
+@pytest.mark.item("lab03.step-timeout-sent")
 def test_the_default_step_timeout_is_30_s(observe):
     seen = observe("request_options")
     for name, what in (("run", "run_agent"), ("call", "call_llm")):
@@ -264,6 +280,22 @@ def test_timeouts_shrink_to_the_time_left(observe):
             f"a {seen['budget_s']:g} s run, {step:g} s step timeout: {problems[0]} (requests at "
             f"{seconds(_arrivals(seen))} with timeouts {seconds(_read_timeouts(seen))})"
         )
+
+
+@pytest.mark.item("lab03.timeout-shrinks-to-budget")
+def test_the_time_left_decides_whatever_the_client(observe):
+    seen = observe("request_options")
+    problems = []
+    for name, what, wanted in (
+            ("short_client_near", "a client built with timeout=5, step timeout 20 s, 15 s "
+                                  "left", 15.0),
+            ("infinite_step", "step_timeout=inf, 100 s left", 100.0)):
+        reads = _read_timeouts(seen[name])
+        if not (reads and isinstance(reads[0], (int, float)) and close(reads[0], wanted)):
+            problems.append(f"{what}: the request carried {reads[:1] or 'no request'}; "
+                            f"expected {wanted:g}")
+    assert not problems, "; ".join(problems) + " (the step timeout or the time left, " \
+        "whichever is less, sent with the request)"
 
 
 @pytest.mark.item("lab03.timeout-shrinks-to-budget")
@@ -673,6 +705,10 @@ def test_a_deadline_knows_its_instant(observe):
         f"Deadline.after(50) has at = now + {got['at_offset']!r}; expected now + 50 on the "
         "clock it was given"
     )
+    assert close(got["past_offset"], -5.0), (
+        f"Deadline.after(-5) has at = now + {got['past_offset']!r}; expected now - 5 (seconds "
+        "from now, whatever the sign: a deadline already past)"
+    )
     wrong = []
     for moment, left, expired in (("start", 50.0, False), ("forty", 10.0, False)):
         case = got[moment]
@@ -755,11 +791,12 @@ def _sees_a_passed_deadline(observe) -> bool:
 
 @pytest.mark.item("lab03.run-deadline-stops-loop")
 def test_no_time_at_all_sends_nothing(observe):
-    seen = observe("no_time")["zero"]
-    assert not seen["requests"], (
-        f"a run given max_wall_time=0: requests at {seconds(_arrivals(seen))}; expected none "
-        "(0 s from the start is no time at all, not 'no limit')"
-    )
+    for name, given in (("zero", "0"), ("negative", "-5")):
+        seen = observe("no_time")[name]
+        assert not seen["requests"], (
+            f"a run given max_wall_time={given}: requests at {seconds(_arrivals(seen))}; "
+            f"expected none ({given} s from the start is no time at all, not 'no limit')"
+        )
 
 
 @pytest.mark.item("lab03.deadline-exceeded-recorded")
@@ -1152,9 +1189,10 @@ def test_generated_timeouts_are_handled_like_any_failure(observe):
     seen = observe("generated_calls")
     for case in call_cases():
         run, twin = seen[case.name], seen[f"{case.name}-twin"]
-        if case.random_seed is not None and not _all_close_lists(
-                twin["sleeps"], waits_of(case, attempts_of(case, twin))[:len(twin["sleeps"])]):
-            continue  # its draws without an rng are off: retry-respects-deadline says so
+        if _wait_problems(case, twin, attempts_of(case, twin)) or (
+                case.random_seed is not None and not _all_close_lists(
+                    twin["sleeps"], waits_of(case, attempts_of(case, twin))[:len(twin["sleeps"])])):
+            continue  # its waits are off: retry-respects-deadline says so
         sent = [[(r["at"], r["timeout"]) for r in seen_["requests"]] for seen_ in (run, twin)]
         if sent[0] == sent[1] and _all_close_lists(run["sleeps"], twin["sleeps"]) \
                 and _ending(run) == _ending(twin):

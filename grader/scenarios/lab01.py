@@ -17,6 +17,7 @@ have done from the contract; nothing here judges.
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import email.utils
 import gc
@@ -509,6 +510,10 @@ def classification(lab: ModuleType) -> dict[str, Any]:
         "openai.OpenAIError": lambda: openai.OpenAIError(
             "The api_key client option must be set"),
         "openai.ContentFilterFinishReasonError": openai.ContentFilterFinishReasonError,
+        "RetryError of a 503": lambda: lab.RetryError(3, _status_errors(["503"])["503"]),
+        **({"ExceptionGroup of timeouts": lambda: builtins.ExceptionGroup(
+            "two calls failed", [TimeoutError("slow"), ConnectionResetError("reset")])}
+           if hasattr(builtins, "ExceptionGroup") else {}),
     }
     return {name: outcome(lambda make=make: plain(lab.is_transient(make())))
             for name, make in errors.items()}
@@ -604,6 +609,30 @@ def same_request(lab: ModuleType) -> dict[str, Any]:
         return _observed(seen, llm, clock, waits)
 
 
+#: A tool offered with a call, to see that every attempt offers it.
+RESTART_TOOL = {"type": "function", "function": {
+    "name": "restart_service", "description": "Restart a service.",
+    "parameters": {"type": "object", "properties": {"service": {"type": "string"}}}}}
+
+
+@SCENARIOS.scenario
+def same_options(lab: ModuleType) -> dict[str, Any]:
+    """A call with options (a timeout, a tool), a 503, then a success: what each attempt
+    carried."""
+    with _run([failure(503), reply(SUCCESS)]) as (llm, clock, waits):
+        client = llm.client(max_retries=0)
+        seen = outcome(
+            lambda: lab.RetryingLLM(client, policy=lab.RetryPolicy(**QUICK),
+                                    sleep=waits.sleep).complete(PROMPT, timeout=12.5,
+                                                                tools=[RESTART_TOOL]),
+            keep=_content, describe=lambda e: _raised(e, lab))
+        seen["carried"] = [
+            {"read_timeout": plain(r.timeout.get("read")),
+             "tools": plain([t.get("function", {}).get("name") for t in r.body.get("tools") or []])}
+            for r in llm.requests if not r.client_retry]
+        return _observed(seen, llm, clock, waits)
+
+
 @SCENARIOS.scenario
 def backoff_default(lab: ModuleType) -> dict[str, Any]:
     """The default policy against a server that keeps failing."""
@@ -621,8 +650,10 @@ def backoff_custom(lab: ModuleType) -> dict[str, Any]:
 def server_clock(lab: ModuleType) -> dict[str, Any]:
     """A retry-after date 20 s after the process's clock from a server whose own ``date``
     header runs five minutes behind (or ahead): the date is measured against
-    ``time.time()``, not the server's clock. And a 429 whose message alone names a delay
-    ("try again in 6.5s"): no header, so the backoff decides."""
+    ``time.time()``, not the server's clock. A 429 whose message alone names a delay
+    ("try again in 6.5s"): no header, so the backoff decides. The same date in HTTP's two
+    other forms (RFC 850, asctime) and with a numeric zone; and delays too large for any
+    clock, waited as the cap."""
     policy = {"max_attempts": 3, "base_delay": 0.5, "max_delay": 60.0}
     seen = {}
     for name, skew in (("behind", -300), ("ahead", 300)):
@@ -633,12 +664,32 @@ def server_clock(lab: ModuleType) -> dict[str, Any]:
     seen["message_names_a_delay"] = _run_llm(
         lab, [failure(429, message=RATE_LIMIT_MESSAGE), reply(SUCCESS)], policy)
     seen["message_twin"] = _run_llm(lab, [failure(429), reply(SUCCESS)], policy)
+    when = PROCESS_START + _dt.timedelta(seconds=20)
+    for name, text in (("rfc850", when.strftime("%A, %d-%b-%y %H:%M:%S GMT")),
+                       ("asctime", when.strftime("%a %b ") + f"{when.day:2d}"
+                        + when.strftime(" %H:%M:%S %Y")),
+                       ("numeric-zone", email.utils.format_datetime(when))):
+        seen[f"date-{name}"] = {"text": text, **_run_llm(
+            lab, [failure(503, headers={"retry-after": text}), reply(SUCCESS)], policy)}
+    for name, headers in (("huge-seconds", {"retry-after": "300000000000"}),
+                          ("huge-ms", {"retry-after-ms": "1e15"})):
+        seen[name] = _run_llm(lab, [failure(503, headers=headers), reply(SUCCESS)], policy)
     return seen
 
 
 #: OpenAI's wording of a rate limit, which names a delay in its text only.
 RATE_LIMIT_MESSAGE = ("Rate limit reached for gpt-4o-mini in organization org-kit on requests "
                       "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 6.5s.")
+
+
+@SCENARIOS.scenario
+def backoff_after_resets(lab: ModuleType) -> dict[str, Any]:
+    """retry_call over a function whose connection is reset or dropped three times, then
+    works: each failure is waited on as any other, base * factor ** n."""
+    return _run_call(lab, [_raise(ConnectionResetError(104, "Connection reset by peer")),
+                           _raise(BrokenPipeError(32, "Broken pipe")),
+                           _raise(ConnectionAbortedError(103, "Software caused connection abort")),
+                           lambda: 42], {"max_attempts": 5, "base_delay": 0.5, "factor": 3.0})
 
 
 @SCENARIOS.scenario
@@ -873,11 +924,17 @@ def _layer_run(lab: ModuleType, policy: dict[str, Any], options: dict[str, Any],
     with _run([failure(500)] * 24) as (llm, clock, waits):
         client = llm.client(**options)
         before = client.max_retries
+        during: list[Any] = []
+
+        def sleep(seconds: float) -> None:
+            during.append(plain(client.max_retries))  # the caller's client, mid-call
+            waits.sleep(seconds)
 
         def complete() -> Any:
-            wrapper = lab.RetryingLLM(client, policy=lab.RetryPolicy(**policy), sleep=waits.sleep)
+            wrapper = lab.RetryingLLM(client, policy=lab.RetryPolicy(**policy), sleep=sleep)
             return wrapper.complete(PROMPT, **extra)
 
         seen = outcome(complete, keep=_content, describe=lambda e: _raised(e, lab))
-        seen["caller_client"] = {"before": plain(before), "after": plain(client.max_retries)}
+        seen["caller_client"] = {"before": plain(before), "after": plain(client.max_retries),
+                                 "during": sorted(set(map(str, during)))}
         return _observed(seen, llm, clock, waits)

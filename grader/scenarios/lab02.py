@@ -9,6 +9,7 @@ checks can say what the contract makes of each one.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import importlib.util
@@ -189,6 +190,7 @@ def failure_kinds() -> dict[str, Exception]:
         "nested_class": Deploy.Rejected("canary failed its health check"),
         "key_error": KeyError("replicas"),
         "empty_message": TimeoutError(),
+        "several_lines": RuntimeError("deploy failed:\nweb-1: timed out\nweb-2: refused"),
     }
 
 
@@ -243,9 +245,10 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
                     updated_at=clock.now())
         none_store.save(bare)
         ping = _Work(clock, 1.0, "pinged")
-        outcome(lambda: lab.execute_task(none_store, bare.id, ping, now=clock.now))
+        replayed = outcome(lambda: lab.execute_task(none_store, bare.id, ping, now=clock.now))
         return {
-            "no_result": {"work_runs": ping.runs, "saves": len(none_store.saves) - 1},
+            "no_result": {"work_runs": ping.runs, "saves": len(none_store.saves) - 1,
+                          "replayed": replayed},
             "first": first,
             "again": again,
             "work_runs": work.runs,
@@ -292,7 +295,7 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
 
 
 #: Ids no task has, next to the stored ``task-known-1``: each is unknown as it is given.
-NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1",
+NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1", "known-1",
             "task-known-1-" + "9f2c" * 40)
 
 
@@ -691,15 +694,21 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
     seen["case_pairs"] = [[key(*call) for call in pair] for pair in CASE_PAIRS]
     seen["type_pairs"] = [[key("task-gen", "apply_deploy", args) for args in pair]
                           for pair in TYPE_PAIRS]
+    def same(of: Callable[[str], Any], pair: tuple[str, str]) -> Any:
+        """Whether ``of`` gives both arguments one value, compared whole (not as reported)."""
+        return outcome(lambda: of(pair[0]) == of(pair[1]))
+
     seen["character_pairs"] = [
-        {"keys": [key("task-gen", "apply_deploy", args) for args in pair],
-         "canonical": [canonical(args) for args in pair]}
+        {"same_key": same(lambda a: lab.idempotency_key("task-gen", "apply_deploy", a), pair),
+         "same_canonical": same(lab.canonical_arguments, pair)}
         for pair in CHARACTER_PAIRS]
     seen["swapped_parts"] = [[key(task_id, tool, "{}") for task_id, tool in pair]
                              for pair in SWAPPED_PARTS]
     changing = {"service": "web", "version": "2.4.1"}
     before = canonical(changing)
     changing["version"] = "2.4.2"  # the same dict, changed: its text changes with it
+    seen["unpaired_surrogates"] = [key("task-gen", "apply_deploy", '{"note":"\\ud83d"}'),
+                                   key("task-gen", "apply_deploy", '{"note":"\\ud83e"}')]
     seen["changed_mapping"] = [before, canonical(changing),
                                canonical({"service": "web", "version": "2.4.2"})]
     mapped = {"service": "web", "limits": {"cpu": 2, "mem": "4G"}, "hosts": ["b", "a"]}
@@ -718,7 +727,8 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
 CHARACTER_PAIRS = (('{"name":"caf\u00e9"}', '{"name":"cafe\u0301"}'),
                    ('{"path":"/\ufb01les"}', '{"path":"/files"}'),
                    ('{"unit":"\u212b"}', '{"unit":"\u00c5"}'),
-                   ('{"build":9007199254740993}', '{"build":9007199254740992}'))
+                   ('{"build":9007199254740993}', '{"build":9007199254740992}'),
+                   ('{"config":"' + "x" * 6000 + 'a"}', '{"config":"' + "x" * 6000 + 'b"}'))
 
 #: Calls whose parts are the same texts in other places: ``(task_id, tool)`` pairs.
 SWAPPED_PARTS = ((("task-7", "apply_deploy"), ("apply_deploy", "task-7")),
@@ -892,7 +902,8 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
 #: that differ only past the 255th character.
 LOOK_ALIKE_PARAMS = (('{"force":true}', '{"force":1}'), ('{"replicas":1}', '{"replicas":1.0}'),
                      ('{"dry_run":false}', '{"dry_run":0}'),
-                     ('{"hosts":"' + "web," * 80 + 'db-1"}', '{"hosts":"' + "web," * 80 + 'db-2"}'))
+                     ('{"hosts":"' + "web," * 80 + 'db-1"}', '{"hosts":"' + "web," * 80 + 'db-2"}'),
+                     ('{"note":"a  b"}', '{"note":"a b"}'), ("", " "))
 
 
 @SCENARIOS.scenario
@@ -945,6 +956,22 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
                       describe=lambda e: {**describe_error(e),
                                           "cause": type_name(e.__cause__)
                                           if e.__cause__ is not None else None})
+    interrupted_otherwise = {}
+    for name, make in (("SystemExit", lambda: SystemExit(3)),
+                       ("asyncio.CancelledError", asyncio.CancelledError),
+                       ("GeneratorExit", GeneratorExit)):
+        tries_: list[int] = []
+
+        def stopped_once(make: Callable[[], BaseException] = make,
+                         tries_: list[int] = tries_) -> str:
+            tries_.append(1)
+            if len(tries_) == 1:
+                raise make()
+            return "ran after the stop"
+
+        interrupted_otherwise[name] = [
+            outcome(lambda: lab.run_once(keys, f"idem-stop-{name}", "stop:1", stopped_once))
+            for _ in range(2)]
     own_errors = {}
     for name, make in (("IdempotencyConflict",
                         lambda: lab.IdempotencyConflict("idem-inner", "a", "b")),
@@ -976,6 +1003,9 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         return results
 
     executor = outcome(deploy_twice)
+    quiet = _QuietTools()
+    quiet_executor = lab.IdempotentTools(quiet, MemoryKeyStore(), "task-q")
+    quiet_replies = outcome(lambda: [quiet_executor("clean_logs", "{}") for _ in range(3)])
     return {
         "calls": calls,
         "attempts": len(attempts),
@@ -984,8 +1014,10 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "interrupted_runs": len(interrupted),
         "after_timeout": after_timeout,
         "own_errors": own_errors,
+        "interrupted_otherwise": interrupted_otherwise,
         "chained": chained,
         "executor": executor,
+        "quiet_replies": quiet_replies,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
     }
@@ -1028,6 +1060,14 @@ def finished_record(lab: ModuleType) -> dict[str, Any]:
     store = _GapWatchingKeyStore(arrive)
     first = outcome(lambda: lab.run_once(store, "idem-gap", "charge:5", charge))
     return {"first": first, "runs": runs, "late": late}
+
+
+class _QuietTools(DevOpsTools):
+    """Tools whose side effects reply with nothing at all, as a tool may."""
+
+    def execute(self, name: str, arguments: str, **kwargs: Any) -> str:
+        super().execute(name, arguments, **kwargs)
+        return ""
 
 
 def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str, Any]:

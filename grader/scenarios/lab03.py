@@ -274,6 +274,15 @@ def request_options(lab: ModuleType) -> dict[str, Any]:
         "call": _call(lab, [reply("ok")], deadline_s=600.0, step_timeout=None, policy={}),
         "own_tools": _call(lab, [reply("ok")], deadline_s=600.0, step_timeout=None, policy={},
                            tools=[OWN_TOOL]),
+        # a client built with a short timeout of its own: the request's timeout still decides
+        "short_client_far": _call(lab, [reply("ok")], deadline_s=300.0, step_timeout=20.0,
+                                  policy={}, client_options={"max_retries": 0, "timeout": 5.0}),
+        "short_client_near": _call(lab, [reply("ok")], deadline_s=15.0, step_timeout=20.0,
+                                   policy={}, client_options={"max_retries": 0, "timeout": 5.0}),
+        # step timeouts at the ends of their range
+        "zero_step": _call(lab, [reply("ok")], deadline_s=300.0, step_timeout=0.0, policy={}),
+        "infinite_step": _call(lab, [reply("ok")], deadline_s=100.0,
+                               step_timeout=float("inf"), policy={}),
     }
 
 
@@ -453,7 +462,9 @@ def deadline_object(lab: ModuleType) -> dict[str, Any]:
         with FrozenClock(detached=True) as clock:
             start = clock.monotonic()
             deadline = lab.Deadline.after(50.0, clock=clock.monotonic)
-            seen: dict[str, Any] = {"at_offset": plain(deadline.at - start)}
+            seen: dict[str, Any] = {"at_offset": plain(deadline.at - start),
+                                    "past_offset": plain(lab.Deadline.after(
+                                        -5.0, clock=clock.monotonic).at - start)}
             for name, moment in (("start", 0.0), ("forty", 40.0), ("at", 50.0),
                                  ("past", 65.0)):
                 clock.advance(moment - clock.elapsed())
@@ -495,6 +506,8 @@ def no_time(lab: ModuleType) -> dict[str, Any]:
     return {
         "zero": _agent(lab, endless, Budget(max_steps=50, max_wall_time=0.0,
                                             max_llm_tokens=10**9), step_timeout=30.0),
+        "negative": _agent(lab, endless, Budget(max_steps=50, max_wall_time=-5.0,
+                                                max_llm_tokens=10**9), step_timeout=30.0),
         "zero_and_no_steps": _agent(lab, endless, Budget(max_steps=2, max_wall_time=0.0,
                                                          max_llm_tokens=10**9),
                                     step_timeout=30.0, spent=(2, 0)),
@@ -615,6 +628,9 @@ def call_cases() -> list[CallCase]:
                               tuple(policy.items()), tuple(answers) + (Answer("ok"),),
                               seed=rng.randint(1, 10**6)))
     cases += _mixed_cases()
+    no_waits = {"max_attempts": 4, "base_delay": 2.0, "factor": 2.0, "max_delay": 0.0}
+    cases.append(CallCase("cap-of-zero", 60.0, 0.0, 10.0, tuple(no_waits.items()),
+                          (Answer("503"), Answer("429", 1.0, 5), Answer("500"), Answer("ok"))))
     fixed = {"max_attempts": 4, "base_delay": 8.0, "factor": 2.0, "max_delay": 60.0}
     cases += [
         CallCase("server-shorter", 90.0, 0.0, 10.0, tuple(fixed.items()),
