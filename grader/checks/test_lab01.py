@@ -495,6 +495,20 @@ def test_never_more_attempts_than_the_limit(observe):
 
 
 @pytest.mark.item("lab01.no-sleep-after-last")
+def test_the_policy_alone_sets_the_attempts(observe):
+    seen = observe("single_layer")
+    over = [f"max_attempts={policy['max_attempts']}, a client with max_retries="
+            f"{options.get('max_retries', 2)}: {len(run['requests'])} attempts"
+            for index, policy in enumerate(LAYER_POLICIES)
+            for name, options in LAYER_CLIENTS.items()
+            if len(run := seen[f"{index}-{name}-plain"]["requests"]) > policy["max_attempts"]]
+    assert not over, (
+        "against a server that keeps failing: " + "; ".join(over) + " (the policy's "
+        "max_attempts is the limit, whatever retries the client was built with)"
+    )
+
+
+@pytest.mark.item("lab01.no-sleep-after-last")
 def test_no_wait_after_the_final_attempt(observe):
     seen = observe("give_up")
     for name in ("five", "one", "limit_before_success", "plain_function"):
@@ -565,6 +579,18 @@ def test_retry_error_after_all_attempts(observe):
     if len(one["requests"]) == 1:
         problem = _gave_up_properly(one, 1, "openai.RateLimitError", 429)
         assert not problem, f"1 attempt allowed, a 429: {problem}"
+
+
+@pytest.mark.item("lab01.gives-up-with-last-error")
+def test_giving_up_on_a_body_that_is_not_json(observe):
+    run = observe("give_up")["html"]
+    if len(run["requests"]) != 3:
+        return  # the attempts are other items'
+    problem = _gave_up_properly(run, 3, "openai.InternalServerError", 502)
+    assert not problem, (
+        f"3 attempts, three 502s whose body is a proxy's HTML page: {problem} (the body "
+        "need not be JSON: read nothing from it)"
+    )
 
 
 @pytest.mark.item("lab01.gives-up-with-last-error")
@@ -800,6 +826,18 @@ def test_a_date_is_read_against_the_local_clock(observe):
 
 
 @pytest.mark.item("lab01.honours-retry-after")
+def test_any_error_with_a_response_has_a_delay(observe):
+    seen = observe("other_errors_delay")
+    wrong = [f"{what}: {raised_type(seen[name])}" for name, what in (
+        ("httpx", "an httpx.HTTPStatusError"), ("own", "an error of your own with .response"))
+        if not close(seen[name].get("returned"), 7.0)]
+    assert not wrong, (
+        "server_delay of errors that are not openai's, their response asking retry-after: 7: "
+        + "; ".join(wrong) + "; expected 7 (any error with a response is read)"
+    )
+
+
+@pytest.mark.item("lab01.honours-retry-after")
 def test_every_http_date_form_and_huge_delays(observe):
     seen = observe("server_clock")
     wrong = [f"retry-after: {seen[name]['text']}: waits {seconds(gaps_asked(seen[name]))}"
@@ -1026,6 +1064,17 @@ def test_server_sees_exactly_the_attempts(observe):
                     f"RetryingLLM took it, {client['after']!r}: keep a copy with its retries "
                     "off (client.with_options(max_retries=0)) and leave the caller's as it was"
                 )
+
+
+@pytest.mark.item("lab01.single-retry-layer")
+def test_the_copy_is_the_wrappers_own(observe):
+    run = observe("single_layer")["changed_later"]
+    assert run["requests"] and run["client_retries"] == 0, (
+        f"a client handed over with max_retries=0, then set by its caller to 2: against a "
+        f"failing server the client sent {run['client_retries']} request(s) again by itself "
+        "(keep a copy of your own, client.with_options(max_retries=0), even of a client "
+        "whose retries are off)"
+    )
 
 
 @pytest.mark.item("lab01.single-retry-layer")

@@ -126,6 +126,31 @@ def test_stamps_are_now_even_behind_the_stored_ones(observe):
 
 
 @pytest.mark.item("lab02.task-lifecycle")
+def test_results_and_stamps_are_kept_as_they_are(observe):
+    seen = observe("lifecycle")
+    edges = seen["edges"]
+    history = edges["history"]
+    assert edges["returned"].get("returned") == "  Freed 20GB on web-1\n" \
+            and history and history[-1].get("result") == "  Freed 20GB on web-1\n", (
+        f"a work returning '  Freed 20GB on web-1\\n': execute_task "
+        f"{raised_type(edges['returned'])}, the task holds "
+        f"{history[-1].get('result') if history else None!r}; expected the result as the work "
+        "returned it, spaces and newline included"
+    )
+    assert all(entry.get("created_at") == 0.0 for entry in history), (
+        f"a task created at 0.0 (the epoch), executed: its versions' created_at were "
+        f"{[entry.get('created_at') for entry in history]}; created_at never changes, "
+        "whatever its value"
+    )
+    chained = seen["chained"]["executed"].get("raised") or {}
+    assert chained.get("causes") == ["ConnectionResetError"], (
+        f"work raising ToolFailure from ConnectionResetError: execute_task raised "
+        f"{chained.get('type')} from {chained.get('causes')}; expected the ToolFailure "
+        "itself, its cause kept (re-raise it with a bare raise)"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
 def test_a_failed_task_of_any_error_runs_again(observe):
     seen = observe("claimed_elsewhere")["failed_of_every_kind"]
     wrong = [f"{error!r}: {raised_type(case)}, the work ran {case['work_runs']} time(s)"
@@ -681,6 +706,16 @@ def test_a_long_result_is_replayed_whole(observe):
 
 
 @pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_the_key_store_is_the_executors_only_memory(observe):
+    seen = observe("failure_not_cached")["cleared"]
+    assert seen.get("returned") == ["web@3.1", "web@3.1"], (
+        f"an executor deploys web 3.1, its key store is then cleared, and it is asked again: "
+        f"the tools deployed {seen.get('returned', raised_type(seen))}; expected a second "
+        "deploy (what is done lives in the key store: ask it every time)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
 def test_an_empty_reply_is_returned_as_it_is(observe):
     seen = observe("failure_not_cached")["quiet_replies"]
     replies = seen.get("returned")
@@ -766,6 +801,18 @@ def test_the_failure_is_re_raised_as_it_was(observe):
         f"{raised.get('type')} with __cause__ {raised.get('cause')}; expected the "
         "ToolFailure itself, its cause kept: "
         "release the key and re-raise with a bare raise"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_a_store_of_copies_releases_the_key(observe):
+    first, second = observe("failure_not_cached")["copying_store"]
+    assert (first.get("raised") or {}).get("expected_type") \
+            and second.get("returned") == "charged through a store of copies", (
+        f"a key store that hands out copies of its records (as one on disk does), an action "
+        f"failing once: {raised_type(first)}, then {raised_type(second)}; expected the "
+        "failure, then the action run again (release the key by its name, not by the "
+        "record object you hold)"
     )
 
 

@@ -892,6 +892,7 @@ def test_budgets_count_what_the_run_already_spent(observe):
             ("no_steps_left", "max_steps", 0, "max_steps=0"),
             ("no_tokens_left", "max_llm_tokens", 0, "max_llm_tokens=1200, a run handed in "
                                                     "with all 1200 spent"),
+            ("zero_tokens", "max_llm_tokens", 0, "max_llm_tokens=0"),
             ("steps_overspent", "max_steps", 0, "max_steps=4, a run handed in with 5 steps "
                                                 "taken"),
             ("tokens_overspent", "max_llm_tokens", 0, "max_llm_tokens=1200, a run handed in "
@@ -1041,12 +1042,14 @@ def waits_of(case: CallCase, attempts: list[Attempted]) -> list[float]:
 
 
 def transient(attempt: Attempted) -> bool:
-    return attempt.timed_out or attempt.answer.kind in ("503", "429", "500", "connect")
+    return attempt.timed_out or attempt.answer.kind in ("503", "429", "500", "408", "409",
+                                                        "connect")
 
 
 #: What the OpenAI client raises for each failure of a twin call (timeouts answered 503).
 TWIN_ERRORS = {"503": ["openai.InternalServerError", 503], "500": ["openai.InternalServerError", 500],
-               "429": ["openai.RateLimitError", 429], "connect": ["openai.APIConnectionError", None]}
+               "429": ["openai.RateLimitError", 429], "408": ["openai.APIStatusError", 408],
+               "409": ["openai.ConflictError", 409], "connect": ["openai.APIConnectionError", None]}
 
 
 def twin_error(attempt: Attempted) -> list[Any]:
@@ -1139,9 +1142,11 @@ def _wait_problems(case: CallCase, run: dict[str, Any], attempts: list[Attempted
                 return [f"{describe_call(case)}: {raised_type(run)} after the {what} ending at "
                         f"{attempt.ended:g} s; a {wait:g} s wait would not end before the "
                         f"deadline ({left:g} s left): expected your DeadlineExceeded at once"]
-            if not raised.get("causes"):
-                return [f"{describe_call(case)}: DeadlineExceeded was not raised from the "
-                        "failure (raise DeadlineExceeded(...) from error)"]
+            if raised.get("causes", [None])[:1] != [twin_error(attempt)[0]]:
+                return [f"{describe_call(case)}: DeadlineExceeded was raised from "
+                        f"{raised.get('causes') or 'nothing'}, not from the "
+                        f"{twin_error(attempt)[0]} it cut short (raise DeadlineExceeded(...) "
+                        "from error)"]
             if raised.get("is_deadline_exceeded") and len(run["sleeps"]) > number:
                 return [f"{describe_call(case)}: waits {seconds(run['sleeps'])} before giving "
                         f"up; the {wait:g} s wait after the {what} would not have ended "
@@ -1232,7 +1237,9 @@ def test_generated_calls_end_as_the_contract_says(observe):
             right = raised is not None and raised.get("retry_attempts") == number + 1 \
                 and raised.get("retry_last_error") == last_error \
                 and raised.get("retry_from_last") is True
-        elif raised is not None and raised.get("retry_attempts") is not None \
+        elif raised is not None and transient(last) \
+                and (raised.get("retry_attempts") is not None
+                     or raised.get("type") == twin_error(last)[0]) \
                 and number < len(waits) and waits[number] < case.deadline - last.ended - TOLERANCE:
             wanted = (f"another attempt (attempt {number + 2} of "
                       f"{case.settings['max_attempts']}, after a {waits[number]:g} s wait that "

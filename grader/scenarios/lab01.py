@@ -23,6 +23,7 @@ import email.utils
 import gc
 import json
 import random
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -465,7 +466,7 @@ TRANSIENT_OS_ERRORS = (BrokenPipeError, ConnectionAbortedError, ConnectionRefuse
                        ConnectionResetError)
 PERMANENT_OS_ERRORS = (OSError, BlockingIOError, InterruptedError, ChildProcessError,
                        FileExistsError, IsADirectoryError, NotADirectoryError,
-                       ProcessLookupError)
+                       ProcessLookupError, socket.gaierror, socket.herror)
 #: httpx's errors: every TransportError is transient; its other request errors are not.
 TRANSIENT_HTTPX_ERRORS = (httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout,
                           httpx.ReadError, httpx.WriteError, httpx.CloseError,
@@ -475,8 +476,10 @@ PERMANENT_HTTPX_ERRORS = (httpx.DecodingError, httpx.TooManyRedirects)
 
 
 def error_name(kind: type[BaseException]) -> str:
-    """``BlockingIOError``, ``httpx.ReadError``: how a hint names an exception type."""
-    return kind.__name__ if kind.__module__ == "builtins" else f"httpx.{kind.__name__}"
+    """``BlockingIOError``, ``httpx.ReadError``, ``socket.gaierror``: how a hint names an
+    exception type."""
+    return kind.__name__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.split('.')[0].lstrip('_')}.{kind.__name__}"
 
 
 @SCENARIOS.scenario
@@ -692,6 +695,27 @@ def backoff_after_resets(lab: ModuleType) -> dict[str, Any]:
                            lambda: 42], {"max_attempts": 5, "base_delay": 0.5, "factor": 3.0})
 
 
+class _ErrorWithResponse(Exception):
+    """An error of the caller's own that carries the response it failed on."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__("the release API refused")
+        self.response = response
+
+
+@SCENARIOS.scenario
+def other_errors_delay(lab: ModuleType) -> dict[str, Any]:
+    """``server_delay`` of errors that are not openai's but carry a response: an
+    ``httpx.HTTPStatusError`` and an error of the caller's own, each asking for 7 s."""
+    request = httpx.Request("GET", "https://deploy.internal/api/releases")
+    response = httpx.Response(503, headers={"retry-after": "7"}, request=request)
+    return {
+        "httpx": outcome(lambda: plain(lab.server_delay(httpx.HTTPStatusError(
+            "503 from the release API", request=request, response=response)))),
+        "own": outcome(lambda: plain(lab.server_delay(_ErrorWithResponse(response)))),
+    }
+
+
 @SCENARIOS.scenario
 def backoff_with_rng(lab: ModuleType) -> dict[str, Any]:
     """The same, jitter off, with a seeded rng handed over all the same: it is for jitter."""
@@ -711,6 +735,8 @@ def give_up(lab: ModuleType) -> dict[str, Any]:
             {"max_attempts": 5, "base_delay": 0.5},
         ),
         "one": _run_llm(lab, [failure(429), reply(TOO_LATE)], {"max_attempts": 1}),
+        "html": _run_llm(lab, [failure(502, body=RAW_BODIES[0][2])] * 3 + [reply(TOO_LATE)],
+                         {"max_attempts": 3, "base_delay": 0.5}),
         "limit_before_success": _run_llm(
             lab, [failure(500)] * 3 + [reply(TOO_LATE)], {"max_attempts": 3, "base_delay": 2.0}
         ),
@@ -724,7 +750,7 @@ def give_up(lab: ModuleType) -> dict[str, Any]:
 
 #: Permanent statuses whose body carries a code that sounds transient: the status decides.
 PERMANENT_BODY_CODES = (("400", "server_error"), ("403", "rate_limit_exceeded"),
-                        ("422", "overloaded"))
+                        ("422", "overloaded"), ("400", "context_length_exceeded"))
 
 
 @SCENARIOS.scenario
@@ -897,7 +923,22 @@ def single_layer(lab: ModuleType) -> dict[str, Any]:
             for call, extra in (("plain", {}), ("timeout", {"timeout": 30.0})):
                 seen[f"{index}-{name}-{call}"] = _layer_run(lab, policy, options, extra)
     seen["caller_after"] = _caller_after_the_wrapper(lab)
+    seen["changed_later"] = _caller_changes_its_client(lab)
     return seen
+
+
+def _caller_changes_its_client(lab: ModuleType) -> dict[str, Any]:
+    """A client handed over with its retries already off, which the caller then sets to
+    retry twice: the wrapper's copy is its own, so its attempts stay single requests."""
+    with _run([failure(500)] * 12) as (llm, clock, waits):
+        client = llm.client(max_retries=0)
+        wrapper = lab.RetryingLLM(client, policy=lab.RetryPolicy(max_attempts=3,
+                                                                  base_delay=0.5),
+                                  sleep=waits.sleep)
+        client.max_retries = 2  # the caller's own client, its own business
+        seen = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                       describe=lambda e: _raised(e, lab))
+        return _observed(seen, llm, clock, waits)
 
 
 def _caller_after_the_wrapper(lab: ModuleType) -> dict[str, Any]:

@@ -145,6 +145,12 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
             "now": before, "ahead": ahead,
             "history": [_task(t) for t in store.history("task-stamped-ahead")][1:]}
         store = MemoryTaskStore()
+        store.save(Task(id="task-epoch", user_input="report", created_at=0.0, updated_at=0.0))
+        padded = _Work(clock, 1.0, "  Freed 20GB on web-1\n")
+        returned = outcome(lambda: lab.execute_task(store, "task-epoch", padded, now=clock.now))
+        seen["edges"] = {"returned": returned,
+                         "history": [_task(t) for t in store.history("task-epoch")][1:]}
+        store = MemoryTaskStore()
         made = [outcome(lambda text=text: lab.create_task(store, text, now=clock.now))
                 for text in ("first", "second", "Free disk on web-1", "Free disk on web-1")]
         # two more processes, each with its module loaded afresh, each creating a task
@@ -728,7 +734,8 @@ CHARACTER_PAIRS = (('{"name":"caf\u00e9"}', '{"name":"cafe\u0301"}'),
                    ('{"path":"/\ufb01les"}', '{"path":"/files"}'),
                    ('{"unit":"\u212b"}', '{"unit":"\u00c5"}'),
                    ('{"build":9007199254740993}', '{"build":9007199254740992}'),
-                   ('{"config":"' + "x" * 6000 + 'a"}', '{"config":"' + "x" * 6000 + 'b"}'))
+                   ('{"config":"' + "x" * 6000 + 'a"}', '{"config":"' + "x" * 6000 + 'b"}'),
+                   ('{"ratio":1e-10}', '{"ratio":3e-10}'))
 
 #: Calls whose parts are the same texts in other places: ``(task_id, tool)`` pairs.
 SWAPPED_PARTS = ((("task-7", "apply_deploy"), ("apply_deploy", "task-7")),
@@ -903,7 +910,8 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
 LOOK_ALIKE_PARAMS = (('{"force":true}', '{"force":1}'), ('{"replicas":1}', '{"replicas":1.0}'),
                      ('{"dry_run":false}', '{"dry_run":0}'),
                      ('{"hosts":"' + "web," * 80 + 'db-1"}', '{"hosts":"' + "web," * 80 + 'db-2"}'),
-                     ('{"note":"a  b"}', '{"note":"a b"}'), ("", " "))
+                     ('{"note":"a  b"}', '{"note":"a b"}'), ("", " "),
+                     ('{"tag":"RC1"}', '{"tag":"rc1"}'))
 
 
 @SCENARIOS.scenario
@@ -911,6 +919,14 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
     """An action that fails once and then works, under one key; one interrupted once
     (KeyboardInterrupt); and a deploy that fails once, through the executor."""
     keys, attempts = MemoryKeyStore(), []
+
+    copy_attempts: list[int] = []
+
+    def flaky_copy() -> str:
+        copy_attempts.append(1)
+        if len(copy_attempts) == 1:
+            raise ToolFailure("gateway timeout")
+        return "charged through a store of copies"
 
     def flaky() -> str:
         attempts.append(len(attempts) + 1)
@@ -1003,6 +1019,21 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         return results
 
     executor = outcome(deploy_twice)
+    cleared_tools, cleared_keys = DevOpsTools(), MemoryKeyStore()
+
+    def deploy_cleared_between() -> list[str]:
+        execute = lab.IdempotentTools(cleared_tools, cleared_keys, "task-deploy-9")
+        arguments = '{"service":"web","version":"3.1"}'
+        execute("apply_deploy", arguments)
+        for key in cleared_keys.keys():  # an operator clears the keys: deploy again
+            cleared_keys.delete(key)
+        execute("apply_deploy", arguments)
+        return list(cleared_tools.deployed)
+
+    cleared = outcome(deploy_cleared_between)
+    copying = _CopyingKeyStore()
+    copy_calls = [outcome(lambda: lab.run_once(copying, "idem-copy", "charge:5", flaky_copy),
+                          describe=lambda e: _raised(e, ToolFailure)) for _ in range(2)]
     quiet = _QuietTools()
     quiet_executor = lab.IdempotentTools(quiet, MemoryKeyStore(), "task-q")
     quiet_replies = outcome(lambda: [quiet_executor("clean_logs", "{}") for _ in range(3)])
@@ -1017,6 +1048,8 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "interrupted_otherwise": interrupted_otherwise,
         "chained": chained,
         "executor": executor,
+        "cleared": cleared,
+        "copying_store": copy_calls,
         "quiet_replies": quiet_replies,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
@@ -1060,6 +1093,19 @@ def finished_record(lab: ModuleType) -> dict[str, Any]:
     store = _GapWatchingKeyStore(arrive)
     first = outcome(lambda: lab.run_once(store, "idem-gap", "charge:5", charge))
     return {"first": first, "runs": runs, "late": late}
+
+
+class _CopyingKeyStore(MemoryKeyStore):
+    """A key store that hands out copies of its records, as one on disk or in a database
+    does: equal to what was stored, never the same object."""
+
+    def get(self, key: str) -> KeyRecord | None:
+        found = super().get(key)
+        return None if found is None else replace(found)
+
+    def put_if_absent(self, record: KeyRecord) -> KeyRecord | None:
+        found = super().put_if_absent(record)
+        return None if found is None else replace(found)
 
 
 class _QuietTools(DevOpsTools):

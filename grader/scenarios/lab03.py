@@ -439,6 +439,8 @@ def other_budgets(lab: ModuleType) -> dict[str, Any]:
         "no_tokens_left": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
                                                       max_llm_tokens=1200), step_timeout=30.0,
                                  spent=(0, 1200)),
+        "zero_tokens": _agent(lab, endless, Budget(max_steps=50, max_wall_time=roomy,
+                                                   max_llm_tokens=0), step_timeout=30.0),
         "steps_overspent": _agent(lab, endless, Budget(max_steps=4, max_wall_time=roomy,
                                                        max_llm_tokens=10**9),
                                   step_timeout=30.0, spent=(5, 0)),
@@ -628,6 +630,10 @@ def call_cases() -> list[CallCase]:
                               tuple(policy.items()), tuple(answers) + (Answer("ok"),),
                               seed=rng.randint(1, 10**6)))
     cases += _mixed_cases()
+    cases.append(CallCase("timeout-and-conflict", 60.0, 0.0, 10.0,
+                          (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
+                           ("max_delay", 60.0)),
+                          (Answer("408"), Answer("409", 0.5), Answer("408"), Answer("409"))))
     no_waits = {"max_attempts": 4, "base_delay": 2.0, "factor": 2.0, "max_delay": 0.0}
     cases.append(CallCase("cap-of-zero", 60.0, 0.0, 10.0, tuple(no_waits.items()),
                           (Answer("503"), Answer("429", 1.0, 5), Answer("500"), Answer("ok"))))
