@@ -164,9 +164,9 @@ LABS: tuple[Lab, ...] = (
                 "lab02.params-mismatch-conflict",
                 "Reusing a key with different parameters is a conflict error",
                 "Symptom: a key reused with other parameters silently returns the first call's "
-                "result. Cause: only the key is stored, not a fingerprint of the parameters, so "
-                "the mismatch goes unnoticed (Stripe rejects such a request). Look at what you "
-                "store with a result and what you compare on a hit.",
+                "result. Cause: only the key is stored, not the parameters it was first used "
+                "with, so the mismatch goes unnoticed (Stripe rejects such a request). Look at "
+                "what you store with a result and what you compare on a hit.",
             ),
             Item(
                 "lab02.failure-not-cached",
@@ -181,8 +181,9 @@ LABS: tuple[Lab, ...] = (
                 "Two simultaneous executions of one task or key run the work once",
                 "Symptom: with two threads at once the side-effect counter reaches 2. Cause: "
                 "check-then-set: both threads read 'not done' before either marks it running. "
-                "Make the claim atomic (check and mark under one lock, or an insert that fails "
-                "when the key exists); the loser waits or gets an 'in progress' error.",
+                "Make the claim atomic with the store's own operation (compare_and_set for a "
+                "task, put_if_absent for a key); the loser never runs the work: it gets the "
+                "result if it is there, else your 'in progress' error, at once.",
             ),
         ),
     ),

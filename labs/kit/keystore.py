@@ -1,8 +1,9 @@
 """A table of idempotency keys: what was done under each key, and with which parameters.
 
 Stripe, the IETF Idempotency-Key draft and durable-execution engines all keep the same
-record: the key, a fingerprint of the parameters it was first used with, and, once the
-operation has finished, its result. :class:`KeyRecord` is that record and
+record: the key, the parameters it was first used with (Stripe keeps a fingerprint of
+them; this kit keeps their canonical text), and, once the operation has finished, its
+result. :class:`KeyRecord` is that record and
 :class:`MemoryKeyStore` the table, with the one atomic operation the rest is built on:
 :meth:`MemoryKeyStore.put_if_absent`, an insert that fails when the key exists (a
 database's ``INSERT ... ON CONFLICT DO NOTHING``). Whoever inserts the key owns the
