@@ -72,7 +72,9 @@ class CrashPlan:
         if self.how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if self.how == "pause" and self.hold is not None:
-            (self.hold / "paused").write_text(what)
+            # written whole, then renamed: whoever waits for the file reads it complete
+            (self.hold / ".paused.partial").write_text(what)
+            os.replace(self.hold / ".paused.partial", self.hold / "paused")
             if not wait_for_file(self.hold / "go", limit=self.hold_limit):
                 raise Crash(f"paused at event {self.at} and never told to go on")
             return
