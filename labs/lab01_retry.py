@@ -90,6 +90,10 @@ def is_transient(error: BaseException) -> bool:
 
     Everything else is permanent: 400, 401, 403, 404, 422 (a bad request stays bad however
     often it is sent) and programming errors such as ``ValueError`` or ``KeyError``.
+
+    The error's own type and status decide, whatever its ``__cause__`` or ``__context__``:
+    a ``ConnectionError`` raised from a ``PermissionError`` (or while handling a
+    ``ValueError``) is transient, a ``ValueError`` raised from a ``TimeoutError`` permanent.
     """
     raise NotImplementedError("is_transient")
 
@@ -105,7 +109,8 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
     With ``policy.jitter``: exactly ``rng.uniform(0, capped)``, one draw per call, where
     ``capped`` is the wait without jitter (the ``random`` module's ``uniform`` when ``rng``
     is None). The same seeded ``rng`` then gives the same waits. Without jitter ``rng`` is
-    not used: an rng handed over changes no wait.
+    not used: an rng handed over changes no wait. The rng is drawn from only here, and
+    ``retry_call`` calls this once for each backoff wait it actually makes, when it makes it.
     """
     raise NotImplementedError("backoff_delay")
 
@@ -113,8 +118,9 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
 def server_delay(error: BaseException) -> float | None:
     """The delay the server asked for in the failed response, in seconds, or None.
 
-    Look at ``error.response.headers`` (OpenAI status errors carry the ``httpx.Response``;
-    other errors may have no ``response`` at all):
+    Look at the error's own response, ``error.response.headers`` (OpenAI status errors
+    carry the ``httpx.Response``; other errors may have no ``response`` at all, and then the
+    answer is None: the response of its ``__cause__`` or ``__context__`` is not read):
     - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
     - ``retry-after``: whole seconds, or an HTTP date in any of HTTP's three forms
       (IMF-fixdate, RFC 850, asctime; always GMT): then the seconds from now, on
@@ -150,6 +156,10 @@ def retry_call(
     - When the last attempt fails with a transient error, raise
       ``RetryError(attempts, last_error) from last_error``.
     - Only ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` pass through.
+    - The rng is drawn from only by ``backoff_delay``, once for each backoff wait actually
+      made, when it is made: no draws planned ahead for waits that never come (after a
+      success, a permanent error or the last attempt). So several calls sharing one seeded
+      rng wait exactly the stream's next ``uniform(0, capped)`` draws.
     """
     raise NotImplementedError("retry_call")
 
@@ -163,6 +173,10 @@ class RetryingLLM:
     (``client.with_options(max_retries=0)``; the caller's own client is left as it was)
     and send every request through that copy, with ``retry_call`` as the one retry loop,
     so the server sees exactly ``policy.max_attempts`` requests at most.
+
+    The ``rng`` is for the jittered waits only (``retry_call`` hands it to
+    ``backoff_delay``): it is used for nothing else, so the calls of one ``RetryingLLM``
+    wait the seeded stream's next draws, one for each wait made.
     """
 
     def __init__(

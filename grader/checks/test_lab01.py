@@ -27,6 +27,10 @@ from grader.scenarios.lab01 import (BODY_CODES, FALSY_RESULTS, GIVE_UP_CALLS, GL
                                     TRANSIENT_HTTPX_ERRORS, TRANSIENT_KINDS,
                                     TRANSIENT_OS_ERRORS, Attempt, Case, backoff_twin,
                                     error_name, generated_cases, jitter_cases)
+from grader.scenarios.lab01 import (CARRIED_POLICY, LARGE_LIMITS, LARGE_LLM_LIMIT,
+                                    LARGE_POLICY, USED_ORDERS, SharedRng, carried_delays,
+                                    carried_runs, conversation_cases, linked_errors,
+                                    shared_rng_cases, timeout_cases)
 
 #: What the OpenAI client raises for each kind of failure (its own mapping).
 ERROR_TYPES = {
@@ -1109,3 +1113,305 @@ def test_no_run_is_retried_underneath(observe):
 def _all_close(actual: Any, expected: list[float]) -> bool:
     return (isinstance(actual, list) and len(actual) == len(expected)
             and all(close(a, e) for a, e in zip(actual, expected)))
+
+
+# -- round 10: linked errors, per-call timeouts, large limits, long conversations, linked
+# -- delays, one rng across calls, a client used before it was handed over ----------------
+
+#: What the linked errors' own permanent kinds are raised as (their type's name).
+LINKED_PERMANENT_TYPES = {"ssl.SSLError": "ssl.SSLError", "PermissionError": "PermissionError",
+                          "OSError": "OSError", "FileNotFoundError": "FileNotFoundError",
+                          "ValueError": "ValueError", "KeyError": "KeyError"}
+
+
+def _linked_words(name: str) -> str:
+    """``ConnectionError from ValueError`` / ``... during ...`` as a hint says it."""
+    return name.replace(" during ", " raised while handling ")
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_a_transient_error_is_transient_whatever_it_is_linked_to(observe):
+    seen = observe("classification")
+    wrong = [name for link in linked_errors() if link.transient
+             if seen[(name := link.name)].get("returned") is not True]
+    assert not wrong, (
+        "is_transient said no (or raised) for: " + ", ".join(
+            f"{_linked_words(name)} ({raised_type(seen[name])})" for name in wrong[:4])
+        + (f" (and {len(wrong) - 4} more)" if len(wrong) > 4 else "")
+        + "; an error is classified by its own type and status: a ConnectionError, a "
+        "timeout or a 503 stays transient whatever its __cause__ or __context__ is"
+    )
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_a_transient_error_linked_to_a_permanent_one_is_retried(observe):
+    seen = observe("linked")
+    wrong = [f"{_linked_words(link.name)}: {raised_type(run)} after {run['calls']} call(s)"
+             for link in linked_errors() if link.transient
+             if (run := seen[link.name]).get("returned") != 42 or run["calls"] != 2]
+    assert not wrong, first(wrong, "retry_call over a transient error linked to a permanent "
+                                   "one (raised from it, or while handling it), then 42; "
+                                   "expected 42 after 2 calls (the error's own type decides, "
+                                   "not its __cause__ or __context__)")
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_permanent_error_is_permanent_whatever_it_is_linked_to(observe):
+    seen = observe("classification")
+    wrong = [name for link in linked_errors() if not link.transient
+             if seen[(name := link.name)].get("returned") is not False]
+    assert not wrong, (
+        "is_transient did not say no for: " + ", ".join(
+            f"{_linked_words(name)} ({raised_type(seen[name])})" for name in wrong[:4])
+        + (f" (and {len(wrong) - 4} more)" if len(wrong) > 4 else "")
+        + "; an error is classified by its own type and status: a ValueError or a 400 "
+        "stays permanent whatever transient error its __cause__ or __context__ is"
+    )
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_permanent_error_linked_to_a_transient_one_is_raised(observe):
+    seen = observe("linked")
+    wrong = []
+    for link in linked_errors():
+        if link.transient:
+            continue
+        run = seen[link.name]
+        wanted = LINKED_PERMANENT_TYPES.get(link.error) or error_type(link.error)
+        if raised_type(run) != wanted or run["calls"] != 1 or run["waits"]:
+            wrong.append(f"{_linked_words(link.name)}: {raised_type(run)} after "
+                         f"{run['calls']} call(s) and {len(run['waits'])} wait(s)")
+    assert not wrong, first(wrong, "retry_call over a permanent error linked to a transient "
+                                   "one: expected it raised as it is after 1 call, no wait "
+                                   "(the error's own type decides, not what it is linked to)")
+
+
+def _timed_words(timed) -> str:
+    return f"{describe(timed.case)}, complete(messages, timeout={timed.timeout:g})"
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_a_call_timeout_does_not_shorten_the_backoff(observe):
+    seen = observe("call_timeout")
+    problems = []
+    for timed in timeout_cases():
+        case = timed.case
+        if case.has_headers:
+            continue  # the server's delays: honours-retry-after
+        run = seen[case.name]
+        # how many attempts are made: other items'
+        for n, wait in enumerate(gaps_asked(run)[:case.settings["max_attempts"] - 1]):
+            if below_cap(case, n) and not close(wait, backoff(case, n)):
+                problems.append(f"{_timed_words(timed)}: wait {n + 1} was {wait:g} s; "
+                                f"expected {backoff(case, n):g} s (base * factor ** {n})")
+                break
+            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
+                problems.append(f"{_timed_words(timed)}: wait {n + 1} was {wait:g} s; "
+                                f"expected the cap, {case.settings['max_delay']:g} s")
+                break
+    assert not problems, first(problems, "a request's own timeout is the request's: the waits "
+                                         "between attempts stay base * factor ** n up to "
+                                         "max_delay, whatever timeout the call passes on")
+
+
+@pytest.mark.item("lab01.honours-retry-after")
+def test_a_call_timeout_does_not_cut_the_servers_delay(observe):
+    seen = observe("call_timeout")
+    problems = []
+    for timed in timeout_cases():
+        case = timed.case
+        if not case.has_headers:
+            continue
+        run = seen[case.name]
+        cap = case.settings["max_delay"]
+        for n, wait in enumerate(gaps_asked(run)[:case.settings["max_attempts"] - 1]):
+            attempt = case.script[n]
+            if attempt.requested is None:
+                continue  # a backoff wait: exponential-backoff's
+            expected = min(attempt.requested, cap)
+            if not close(wait, expected):
+                header = attempt.headers[0]
+                problems.append(f"{_timed_words(timed)}: after {attempt.kind} with "
+                                f"{header.name}: {header.text} the wait was {wait:g} s; "
+                                f"expected {expected:g} s")
+                break
+    assert not problems, first(problems, "the server's delay is capped at max_delay only: the "
+                                         "timeout a call passes on is the request's, not a "
+                                         "cap on the waits")
+
+
+@pytest.mark.item("lab01.no-sleep-after-last")
+def test_large_limits_stop_at_the_limit(observe):
+    seen = observe("large_limits")
+    problems = []
+    for name, limit in [*((str(n), n) for n in LARGE_LIMITS), ("llm", LARGE_LLM_LIMIT)]:
+        run = seen[name]
+        made = len(run["requests"]) if "requests" in run else run["calls"]
+        how = "RetryingLLM, 503s" if name == "llm" else "retry_call, ConnectionErrors"
+        if made > limit:
+            problems.append(f"max_attempts={limit} ({how}): {made} attempts")
+            continue
+        after = sum(w for a, w, via in run["waits"]
+                    if via != "client" and a >= made and isinstance(w, (int, float)))
+        if after > TOLERANCE:
+            problems.append(f"max_attempts={limit} ({how}): a wait of {after:g} s after the "
+                            "last attempt")
+    assert not problems, first(problems, "every attempt fails, under limits past 256 too: the "
+                                         "last attempt is the max_attempts-th, whatever the "
+                                         "number (compare numbers with ==, never with is)")
+
+
+@pytest.mark.item("lab01.gives-up-with-last-error")
+def test_large_limits_give_up_with_the_last_error(observe):
+    seen = observe("large_limits")
+    problems = []
+    for limit in LARGE_LIMITS:
+        run = seen[str(limit)]
+        if run["calls"] != limit:
+            continue  # the attempts made: other items'
+        problem = _gave_up_properly(run, limit, "ConnectionError", None)
+        if not problem and not run["raised"].get("last_is_final"):
+            problem = "last_error is not the error of the final attempt"
+        if problem:
+            problems.append(f"retry_call, max_attempts={limit}, every call a ConnectionError: "
+                            f"{problem}")
+    run = seen["llm"]
+    if len(run["requests"]) == LARGE_LLM_LIMIT:
+        problem = _gave_up_properly(run, LARGE_LLM_LIMIT, "openai.InternalServerError", 503)
+        if problem:
+            problems.append(f"RetryingLLM, max_attempts={LARGE_LLM_LIMIT}, 503s: {problem}")
+    assert not problems, first(problems, "giving up after a limit past 256 attempts is giving "
+                                         "up like any other (compare numbers with ==, never "
+                                         "with is)")
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_long_conversation_refused_is_not_sent_again(observe):
+    seen = observe("long_conversations")
+    retried = retried_kinds(observe) - set(PERMANENT_KINDS)
+    problems = []
+    for conversation in conversation_cases():
+        case = conversation.case
+        expected = trace(case, retried)
+        if expected.ending != "raised" or expected.last.kind not in PERMANENT_KINDS:
+            continue  # a transient failure before it not retried: retries-transient's
+        run = seen[case.name]
+        made = len(run["requests"])
+        if (run.get("raised") or {}).get("is_retry_error") and made < expected.requests:
+            continue  # gave up on the transient failures before: the count is another item's
+        wanted = error_type(expected.last.kind)
+        if raised_type(run) != wanted or made != expected.requests or asked_after_last(run):
+            problems.append(
+                f"{describe(case)}, a conversation of {conversation.size} messages, the "
+                f"{expected.last.kind} with code {conversation.code}: {raised_type(run)} after "
+                f"{made} request(s) (of {run['sizes']} messages); expected {wanted} as it is "
+                f"after {expected.requests}, no wait")
+    assert not problems, first(problems, "a permanent error is raised at once, whatever its "
+                                         "code says: a request refused as too long is not "
+                                         "trimmed and sent again by the retry layer")
+
+
+@pytest.mark.item("lab01.honours-retry-after")
+def test_a_delay_is_read_from_the_errors_own_response(observe):
+    seen = observe("carried_delay")
+    direct = seen["direct"]
+    wrong = [f"{_linked_words(delay.name)}: {raised_type(direct[delay.name])}"
+             for delay in carried_delays() if direct[delay.name].get("returned", 0) is not None]
+    assert not wrong, first(wrong, "server_delay of an error without a response of its own, "
+                                   "linked to one whose response asks for a delay: expected "
+                                   "None (only the failed error's own response is read, not "
+                                   "its __cause__'s or __context__'s)")
+    for number, (one, two) in enumerate(carried_runs()):
+        run, twin = seen[f"run-{number + 1}"], seen[f"run-{number + 1}-twin"]
+        fallback = [w for _a, w, via in twin["waits"] if via != "client"]
+        if run["calls"] != twin["calls"]:
+            continue  # the linked errors are not retried as the plain ones: retries-transient's
+        asked = [w for _a, w, via in run["waits"] if via != "client"]
+        assert _all_close(asked, fallback), (
+            f"retry_call (base {CARRIED_POLICY['base_delay']:g} s) over "
+            f"{_linked_words(one.name)}, then {_linked_words(two.name)}, then 42: waits "
+            f"{seconds(asked)}; the same errors without a link wait {seconds(fallback)} in "
+            "your code: a delay the linked error's response asks for is not this error's"
+        )
+
+
+def _shared_expected(case: SharedRng) -> list[int]:
+    """The requests each call of ``case`` makes by the contract."""
+    limit = case.settings["max_attempts"]
+    made = []
+    for call in case.calls:
+        count = 0
+        for attempt in call:
+            count += 1
+            if attempt.kind == "ok" or attempt.kind in PERMANENT_KINDS or count == limit:
+                break
+        made.append(count)
+    return made
+
+
+def _shared_words(case: SharedRng) -> str:
+    p = case.settings
+    calls = "; ".join(", ".join(a.kind for a in call) or "-" for call in case.calls)
+    via = "one RetryingLLM" if case.via == "llm" else "retry_call, the same rng each time"
+    return (f"{case.name} [max_attempts={p['max_attempts']}, base {p['base_delay']:g} s, "
+            f"factor {p['factor']:g}, cap {p['max_delay']:g} s, jitter, seed {case.seed}; "
+            f"{len(case.calls)} calls through {via}: {calls}]")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_calls_sharing_an_rng_draw_once_per_wait_made(observe):
+    seen = observe("shared_rng")
+    problems = []
+    for case in shared_rng_cases():
+        run, twin = seen[case.name], seen[f"{case.name}-twin"]
+        expected_made = _shared_expected(case)
+        if run["made"] != expected_made or twin["made"] != expected_made:
+            continue  # the calls made other attempts: the attempt items say so
+        ends = [sum(expected_made[:i + 1]) for i in range(len(expected_made))]
+        if any(after in ends and via != "client" for after, _w, via in
+               run["waits"] + twin["waits"]):
+            continue  # a wait after a call's last attempt: no-sleep-after-last's
+        rng = random.Random(case.seed)
+        # each wait against the same wait without jitter: your own capped backoff
+        bounds = [w for _a, w, via in twin["waits"] if via != "client"]
+        asked = [w for _a, w, via in run["waits"] if via != "client"]
+        if len(asked) != len(bounds):
+            continue  # other waits than without jitter: the waits are other checks'
+        draws, wanted = [], []
+        for wait, bound in zip(asked, bounds):
+            if not isinstance(bound, (int, float)) or bound <= 0:
+                break  # no backoff here: whether a draw was made for it cannot be told
+            draws.append(wait)
+            wanted.append(rng.uniform(0.0, bound))
+        if not _all_close(draws, wanted):
+            problems.append(f"{_shared_words(case)}: waits {seconds(draws)}; expected "
+                            f"{seconds(wanted)}")
+    assert not problems, first(problems, "calls sharing one seeded rng wait the rng's next "
+                                         "uniform(0, capped) draws, one for each wait made, "
+                                         "when it is made (no draws planned ahead for waits "
+                                         "that never come)")
+
+
+@pytest.mark.item("lab01.single-retry-layer")
+def test_a_client_used_before_is_not_retried_underneath(observe):
+    seen = observe("single_layer")
+    for name, options in LAYER_CLIENTS.items():
+        for order in USED_ORDERS:
+            run = seen[f"used-{order}-{name}"]
+            if run.get("caller", {}).get("returned") != "the caller's own":
+                continue  # the caller's own request failed: nothing of the wrapper's
+            when = ("a client its caller had already sent a request through" if order ==
+                    "before" else "a client its caller sent a request through after "
+                    "building the wrapper")
+            retries = options.get("max_retries", 2)
+            assert run["client_retries"] == 0, (
+                f"RetryingLLM on {when} (max_retries={retries}), against a failing server: "
+                f"the client sent {run['client_retries']} request(s) again by itself (the "
+                "client caches client.chat on first use, bound to itself: a copy.copy shares "
+                "it; build the copy with client.with_options(max_retries=0))"
+            )
+            caller = run["caller_retries"]
+            assert caller["before"] == caller["after"], (
+                f"the caller's client had max_retries={caller['before']!r} and, after "
+                f"RetryingLLM took it, {caller['after']!r}: leave the caller's as it was"
+            )

@@ -24,6 +24,7 @@ import gc
 import json
 import random
 import socket
+import ssl
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -313,8 +314,10 @@ def _content(completion: Any) -> Any:
         return plain(completion)
 
 
-def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
-    """An exception, with what a retry error carries when it is one."""
+def _raised(error: BaseException, lab: ModuleType,
+            final: Callable[[], BaseException | None] | None = None) -> dict[str, Any]:
+    """An exception, with what a retry error carries when it is one (and, with ``final``,
+    whether its ``last_error`` is that very error)."""
     seen = describe_error(error)
     seen["is_retry_error"] = isinstance(error, lab.RetryError)
     last = getattr(error, "last_error", None)
@@ -323,6 +326,8 @@ def _raised(error: BaseException, lab: ModuleType) -> dict[str, Any]:
     seen["last_error_status"] = plain(getattr(last, "status_code", None))
     seen["cause_is_last_error"] = last is not None and error.__cause__ is last
     seen["status"] = plain(getattr(error, "status_code", None))
+    if final is not None:
+        seen["last_is_final"] = last is not None and last is final()
     return seen
 
 
@@ -375,9 +380,12 @@ def _run_llm(
     *,
     rng: random.Random | None = None,
     client_options: dict[str, Any] | None = None,
+    messages: Sequence[dict[str, Any]] = PROMPT,
+    call_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One ``RetryingLLM.complete`` against ``script``: what the server, the clock and the
-    caller saw. The client has its own retries off unless ``client_options`` say else."""
+    """One ``RetryingLLM.complete`` of ``messages`` (with ``call_options``) against
+    ``script``: what the server, the clock and the caller saw. The client has its own
+    retries off unless ``client_options`` say else."""
     with _run(script) as (llm, clock, waits):
         options = {"max_retries": 0} if client_options is None else client_options
         client = llm.client(**options)
@@ -386,7 +394,7 @@ def _run_llm(
             wrapper = lab.RetryingLLM(
                 client, policy=lab.RetryPolicy(**policy), sleep=waits.sleep, rng=rng
             )
-            return wrapper.complete(PROMPT)
+            return wrapper.complete(messages, **(call_options or {}))
 
         seen = outcome(complete, keep=_content, describe=lambda e: _raised(e, lab))
         return _observed(seen, llm, clock, waits)
@@ -399,9 +407,12 @@ def run_case(lab: ModuleType, case: Case) -> dict[str, Any]:
 
 
 def _run_call(
-    lab: ModuleType, effects: Sequence[Callable[[], Any]], policy: dict[str, Any]
+    lab: ModuleType, effects: Sequence[Callable[[], Any]], policy: dict[str, Any], *,
+    final: Callable[[], BaseException | None] | None = None,
 ) -> dict[str, Any]:
-    """``retry_call`` over a plain function whose n-th call does ``effects[n]``."""
+    """``retry_call`` over a plain function whose n-th call does ``effects[n]``. With
+    ``final`` (the error the function raised last), ``last_is_final`` says whether what
+    ``retry_call`` raised carries that very error as its ``last_error``."""
     calls = 0
 
     def fn() -> Any:
@@ -414,7 +425,7 @@ def _run_call(
         with mock.patch("time.sleep", waits.process_sleep):
             seen = outcome(
                 lambda: lab.retry_call(fn, lab.RetryPolicy(**policy), sleep=waits.sleep),
-                describe=lambda e: _raised(e, lab),
+                describe=lambda e: _raised(e, lab, final),
             )
         seen["calls"] = calls
         seen["waits"] = waits.seen
@@ -518,8 +529,101 @@ def classification(lab: ModuleType) -> dict[str, Any]:
             "two calls failed", [TimeoutError("slow"), ConnectionResetError("reset")])}
            if hasattr(builtins, "ExceptionGroup") else {}),
     }
+    errors.update({link.name: (lambda link=link: link.make(request))
+                   for link in linked_errors()})
     return {name: outcome(lambda make=make: plain(lab.is_transient(make())))
             for name, make in errors.items()}
+
+
+#: Errors by name, each made fresh: transient ones and permanent ones, to link to each other.
+def _transient_maker(name: str, request: httpx.Request) -> BaseException:
+    return {
+        "ConnectionError": lambda: ConnectionError("the tunnel to the bastion closed"),
+        "TimeoutError": lambda: TimeoutError("the disk probe timed out"),
+        "ConnectionResetError": lambda: ConnectionResetError(104, "Connection reset by peer"),
+        "httpx.ConnectError": lambda: httpx.ConnectError("handshake failed", request=request),
+        "httpx.ReadTimeout": lambda: httpx.ReadTimeout("slow", request=request),
+        "openai.APIConnectionError": lambda: openai.APIConnectionError(request=request),
+        "openai.APITimeoutError": lambda: openai.APITimeoutError(request=request),
+        "503": lambda: _status_errors(["503"])["503"],
+        "429": lambda: _status_errors(["429"])["429"],
+    }[name]()
+
+
+def _permanent_maker(name: str, request: httpx.Request) -> BaseException:
+    return {
+        "ssl.SSLError": lambda: ssl.SSLError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] "
+                                                "certificate verify failed"),
+        "PermissionError": lambda: PermissionError(13, "Permission denied", "/run/agent.sock"),
+        "OSError": lambda: OSError(5, "Input/output error"),
+        "FileNotFoundError": lambda: FileNotFoundError(2, "No such file", "/etc/ca.pem"),
+        "ValueError": lambda: ValueError("invalid proxy URL"),
+        "KeyError": lambda: KeyError("OPENAI_BASE_URL"),
+        "400": lambda: _status_errors(["400"])["400"],
+        "404": lambda: _status_errors(["404"])["404"],
+    }[name]()
+
+
+TRANSIENT_MAKERS = ("ConnectionError", "TimeoutError", "ConnectionResetError",
+                    "httpx.ConnectError", "httpx.ReadTimeout", "openai.APIConnectionError",
+                    "openai.APITimeoutError", "503", "429")
+PERMANENT_MAKERS = ("ssl.SSLError", "PermissionError", "OSError", "FileNotFoundError",
+                    "ValueError", "KeyError", "400", "404")
+#: The seed the linked errors are paired from.
+LINKED_SEED = 20260303
+
+
+@dataclass(frozen=True)
+class Linked:
+    """An error linked to another of the other kind, as ``raise error from other``
+    (``link`` is ``"from"``) or as raised while ``other`` was being handled
+    (``"during"``): ``transient`` says what ``error`` itself is by the contract."""
+
+    error: str
+    other: str
+    link: str
+    transient: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.error} {self.link} {self.other}"
+
+    def make(self, request: httpx.Request) -> BaseException:
+        own, other = (_transient_maker, _permanent_maker) if self.transient else \
+            (_permanent_maker, _transient_maker)
+        error, linked = own(self.error, request), other(self.other, request)
+        if self.link == "from":
+            return raised_from(error, linked)
+        try:
+            try:
+                raise linked
+            except BaseException:  # noqa: BLE001 - raised while handling it: __context__
+                raise error  # noqa: B904 - the implicit link is the point
+        except BaseException as raised:  # noqa: BLE001 - it is the one raised just above
+            return raised
+
+
+def linked_errors() -> list[Linked]:
+    """Every transient kind linked to two permanent errors and every permanent kind to two
+    transient ones, each by ``from`` or while handling, paired from :data:`LINKED_SEED`."""
+    rng = random.Random(LINKED_SEED)
+    links = []
+    for transient, own, others in ((True, TRANSIENT_MAKERS, PERMANENT_MAKERS),
+                                   (False, PERMANENT_MAKERS, TRANSIENT_MAKERS)):
+        for error in own:
+            for other in rng.sample(others, 2):
+                links.append(Linked(error, other, rng.choice(("from", "during")), transient))
+    return links
+
+
+@SCENARIOS.scenario
+def linked(lab: ModuleType) -> dict[str, Any]:
+    """``retry_call`` over a function whose first call raises a linked error (see
+    :func:`linked_errors`), then returns 42: a transient one is retried, a permanent one
+    raised as it is, whatever it is linked to."""
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    return {link.name: _run_call(lab, [_raise(link.make(request)), lambda: 42], QUICK)
+            for link in linked_errors()}
 
 
 @SCENARIOS.scenario
@@ -924,7 +1028,39 @@ def single_layer(lab: ModuleType) -> dict[str, Any]:
                 seen[f"{index}-{name}-{call}"] = _layer_run(lab, policy, options, extra)
     seen["caller_after"] = _caller_after_the_wrapper(lab)
     seen["changed_later"] = _caller_changes_its_client(lab)
+    for name, options in LAYER_CLIENTS.items():
+        for order in USED_ORDERS:
+            seen[f"used-{order}-{name}"] = _used_client(lab, options, order)
     return seen
+
+
+#: When the caller makes a request of its own through the client it hands over: before
+#: the wrapper is built, or after it is built and before its call.
+USED_ORDERS = ("before", "between")
+
+
+def _used_client(lab: ModuleType, options: dict[str, Any], order: str) -> dict[str, Any]:
+    """A client the caller uses itself (one request, answered) ``order`` building the
+    wrapper, then the wrapper's call against a failing server: whether the client sent
+    any of the wrapper's requests again by itself."""
+    with _run([reply("the caller's own")] + [failure(500)] * 12) as (llm, clock, waits):
+        client = llm.client(**options)
+        policy = lab.RetryPolicy(max_attempts=3, base_delay=0.5)
+
+        def caller() -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)
+
+        seen: dict[str, Any] = {}
+        if order == "before":
+            seen["caller"] = outcome(caller, keep=_content)
+        wrapper = lab.RetryingLLM(client, policy=policy, sleep=waits.sleep)
+        if order == "between":
+            seen["caller"] = outcome(caller, keep=_content)
+        seen.update(outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                            describe=lambda e: _raised(e, lab)))
+        seen["caller_retries"] = {"before": plain(options.get("max_retries", 2)),
+                                  "after": plain(client.max_retries)}
+        return _observed(seen, llm, clock, waits)
 
 
 def _caller_changes_its_client(lab: ModuleType) -> dict[str, Any]:
@@ -979,3 +1115,380 @@ def _layer_run(lab: ModuleType, policy: dict[str, Any], options: dict[str, Any],
         seen["caller_client"] = {"before": plain(before), "after": plain(client.max_retries),
                                  "during": sorted(set(map(str, during)))}
         return _observed(seen, llm, clock, waits)
+
+
+# -- round 10: per-call timeouts, large limits, long conversations, linked delays, one rng --
+
+
+#: The seed the cases with a per-call ``timeout`` option come from.
+TIMEOUT_SEED = 20260404
+
+
+@dataclass(frozen=True)
+class TimedCase:
+    """A case sent as ``complete(messages, timeout=timeout)``: the request's own timeout,
+    which has no say in the waits between attempts."""
+
+    case: Case
+    timeout: float
+
+
+def timeout_cases() -> list[TimedCase]:
+    """Policies whose backoff grows past a per-call timeout (below ``max_delay``), the
+    failures header-free (``backoff-*``) or asking for delays longer than that timeout
+    (``asks-*``), then a success the limit allows."""
+    rng = random.Random(TIMEOUT_SEED)
+    cases = []
+    for number in range(8):
+        limit = rng.randint(4, 6)
+        policy = {"max_attempts": limit, "base_delay": rng.choice((0.5, 1.0, 2.0)),
+                  "factor": rng.choice((2.0, 3.0)), "max_delay": rng.choice((20.0, 45.0, 90.0)),
+                  "jitter": False}
+        timeout = rng.choice((1, 2.5, 3.0, 4, 7.5))
+        asks = number % 2 == 1
+        script = []
+        for _ in range(rng.randint(2, limit - 1)):
+            status = rng.choice(("429", "500", "502", "503", "504"))
+            if asks and rng.random() < 0.7:
+                delay = rng.choice((int(timeout) + rng.randint(1, 9),
+                                    int(policy["max_delay"]) + 30))
+                header = rng.choice(("retry-after", "retry-after-ms"))
+                text = str(delay) if header == "retry-after" else str(delay * 1000)
+                script.append(Attempt(status, (Header(header, text, float(delay)),)))
+            else:
+                script.append(Attempt(status))
+        name = f"{'asks' if asks else 'backoff'}-{number + 1}"
+        cases.append(TimedCase(Case(name, tuple(policy.items()), (*script, Attempt("ok"))),
+                               timeout))
+    return cases
+
+
+@SCENARIOS.scenario
+def call_timeout(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`timeout_cases` through ``complete(PROMPT, timeout=...)``."""
+    return {timed.case.name: _run_llm(
+        lab, script_steps(timed.case.script, timed.case.settings["max_attempts"]),
+        timed.case.settings, call_options={"timeout": timed.timeout})
+        for timed in timeout_cases()}
+
+
+#: Limits past the ints CPython caches (up to 256), and the two at its edge.
+LARGE_LIMITS = (255, 256, 257, 300, 1000)
+#: The policy of the large-limit runs, but for ``max_attempts``: each wait 0.5 s.
+LARGE_POLICY = {"base_delay": 0.5, "factor": 1.0, "max_delay": 0.5}
+#: A limit drawn past the cached ints, for the run through ``RetryingLLM``.
+LARGE_LLM_LIMIT = random.Random(20260505).randint(257, 320)
+
+
+@SCENARIOS.scenario
+def large_limits(lab: ModuleType) -> dict[str, Any]:
+    """Every attempt fails, under limits of :data:`LARGE_LIMITS` attempts (``retry_call``,
+    each failure a fresh ``ConnectionError``) and of :data:`LARGE_LLM_LIMIT` (through
+    ``RetryingLLM``, 503s): the attempts made, the waits, and the error given up with,
+    ``last_is_final`` saying whether its ``last_error`` is the final call's very error."""
+    seen: dict[str, Any] = {}
+    for limit in LARGE_LIMITS:
+        raised: list[BaseException] = []
+
+        def fail() -> Any:
+            raised.append(ConnectionError(f"connection reset, attempt {len(raised) + 1}"))
+            raise raised[-1]
+
+        seen[str(limit)] = _run_call(
+            lab, [fail], {"max_attempts": limit, **LARGE_POLICY},
+            final=lambda: raised[-1] if raised else None)
+    steps = [failure(503)] * LARGE_LLM_LIMIT + [reply(TOO_LATE)]
+    seen["llm"] = _run_llm(lab, steps, {"max_attempts": LARGE_LLM_LIMIT, **LARGE_POLICY})
+    return seen
+
+
+#: The seed the long conversations come from.
+CONVERSATION_SEED = 20260606
+#: Turns a long conversation is made of, after its system prompt.
+_TURNS = ("Disk is full on web-1.", "Checking: /var/log holds 38 GB.", "Clean the old logs.",
+          "Rotated and removed 30 GB of logs.", "Now check web-2 too.",
+          "web-2 is at 91 percent.", "Sort it out the same way.")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A case sent with ``size`` messages (a system prompt first): its script is
+    transient failures, then a permanent 4xx whose body carries ``code``, then more."""
+
+    case: Case
+    size: int
+    code: str
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        roles = ("user", "assistant")
+        return [{"role": "system", "content": "You are the on-call DevOps agent."}] + [
+            {"role": roles[n % 2], "content": _TURNS[n % len(_TURNS)]}
+            for n in range(self.size - 1)]
+
+
+def conversation_cases() -> list[Conversation]:
+    """Conversations of 2 to 8 messages whose request ends in a permanent error after
+    up to two transient failures, with attempts left: mostly a 400 of
+    ``context_length_exceeded`` (the conversation outgrew the model), now and then another
+    400 or a 422."""
+    rng = random.Random(CONVERSATION_SEED)
+    cases = []
+    for number in range(10):
+        before = rng.randint(0, 2)
+        limit = rng.randint(before + 2, before + 4)
+        status, code = ("400", "context_length_exceeded") if number % 4 != 3 else \
+            rng.choice((("400", "invalid_request_error"), ("422", "context_length_exceeded")))
+        script = (*(Attempt(rng.choice(("429", "500", "503", "timeout")))
+                    for _ in range(before)),
+                  Attempt(status), Attempt("ok"))
+        policy = {"max_attempts": limit, "base_delay": rng.choice((0.25, 0.5, 1.0)),
+                  "factor": 2.0, "max_delay": 30.0, "jitter": False}
+        cases.append(Conversation(Case(f"conversation-{number + 1}", tuple(policy.items()),
+                                       script), rng.randint(2, 8), code))
+    return cases
+
+
+@SCENARIOS.scenario
+def long_conversations(lab: ModuleType) -> dict[str, Any]:
+    """Every conversation of :func:`conversation_cases` through ``RetryingLLM.complete``:
+    what the server saw (each request's number of messages too) and how the call ended."""
+    seen = {}
+    for conversation in conversation_cases():
+        case = conversation.case
+        steps = []
+        for attempt in case.script:
+            if attempt.kind == "ok":
+                steps.append(reply("should not be asked"))
+            elif attempt.kind.isdigit() and int(attempt.kind) < 500 and attempt.kind != "429":
+                steps.append(failure(int(attempt.kind), code=conversation.code,
+                                     message="This model's maximum context length is 128000 "
+                                             "tokens."))
+            else:
+                steps.append(_step(attempt, TOO_LATE))
+        with _run(steps + [reply(TOO_LATE)]) as (llm, clock, waits):
+            client = llm.client(max_retries=0)
+            run = outcome(lambda: lab.RetryingLLM(
+                client, policy=lab.RetryPolicy(**case.settings), sleep=waits.sleep
+            ).complete(conversation.messages), keep=_content, describe=lambda e: _raised(e, lab))
+            run["sizes"] = [len(r.messages) for r in llm.requests if not r.client_retry]
+            seen[case.name] = _observed(run, llm, clock, waits)
+    return seen
+
+
+#: The seed the delays carried by a linked error come from.
+LINKED_DELAY_SEED = 20260707
+#: Errors of a tool's own that wrap an HTTP failure: what they are made of.
+WRAPPERS = ("TimeoutError", "ConnectionError", "RuntimeError")
+CARRIERS = ("openai.RateLimitError", "httpx.HTTPStatusError", "own error with .response")
+
+
+@dataclass(frozen=True)
+class CarriedDelay:
+    """A ``wrapper`` error without a response of its own, linked (``from``, or raised
+    while handling it) to a ``carrier`` whose response asks for a delay in ``header``."""
+
+    wrapper: str
+    carrier: str
+    header: Header
+    link: str
+
+    @property
+    def name(self) -> str:
+        return (f"{self.wrapper} {self.link} {self.carrier} "
+                f"({self.header.name}: {self.header.text})")
+
+
+def carried_delays() -> list[CarriedDelay]:
+    """Every wrapper with every carrier, the delay and the link drawn."""
+    rng = random.Random(LINKED_DELAY_SEED)
+    delays = []
+    for wrapper in WRAPPERS:
+        for carrier in CARRIERS:
+            seconds = rng.choice((3, 7, 12, 40))
+            header = rng.choice((Header("retry-after", str(seconds), float(seconds)),
+                                 Header("retry-after-ms", str(seconds * 1000), float(seconds))))
+            delays.append(CarriedDelay(wrapper, carrier, header, rng.choice(("from", "during"))))
+    return delays
+
+
+def _carrier(kind: str, header: Header) -> BaseException:
+    headers = {header.name: header.text}
+    if kind == "openai.RateLimitError":
+        with FakeLLM([failure(429, headers=headers)]) as llm:
+            try:
+                llm.client(max_retries=0).chat.completions.create(model="gpt-4o-mini",
+                                                                   messages=PROMPT)
+            except openai.APIStatusError as error:
+                return error
+        raise AssertionError("the fake answered a scripted 429 with a success")
+    request = httpx.Request("GET", "https://deploy.internal/api/releases")
+    response = httpx.Response(429 if kind == "httpx.HTTPStatusError" else 503,
+                              headers=headers, request=request)
+    if kind == "httpx.HTTPStatusError":
+        return httpx.HTTPStatusError("429 from the release API", request=request,
+                                     response=response)
+    return _ErrorWithResponse(response)
+
+
+def _carried(delay: CarriedDelay) -> BaseException:
+    """The wrapper error, made fresh and linked to its carrier."""
+    wrapper = _unlinked(delay)
+    carrier = _carrier(delay.carrier, delay.header)
+    if delay.link == "from":
+        return raised_from(wrapper, carrier)
+    try:
+        try:
+            raise carrier
+        except BaseException:  # noqa: BLE001 - raised while handling it: __context__
+            raise wrapper  # noqa: B904 - the implicit link is the point
+    except BaseException as raised:  # noqa: BLE001 - it is the one raised just above
+        return raised
+
+
+#: The policy of the runs over wrapped errors: waits of 0.5 s, then 1 s.
+CARRIED_POLICY = {"max_attempts": 3, "base_delay": 0.5, "factor": 2.0, "max_delay": 60.0}
+
+
+@SCENARIOS.scenario
+def carried_delay(lab: ModuleType) -> dict[str, Any]:
+    """``server_delay`` of each error of :func:`carried_delays` (no response of its own);
+    ``retry_call`` over a function raising two of the transient ones, then returning 42,
+    and its twin raising errors of the same types, in the same order, unlinked."""
+    seen: dict[str, Any] = {"direct": {
+        delay.name: outcome(lambda delay=delay: plain(lab.server_delay(_carried(delay))))
+        for delay in carried_delays()}}
+    for number, (one, two) in enumerate(carried_runs()):
+        seen[f"run-{number + 1}"] = _run_call(
+            lab, [lambda one=one: _raise(_carried(one))(),
+                  lambda two=two: _raise(_carried(two))(), lambda: 42], CARRIED_POLICY)
+        seen[f"run-{number + 1}-twin"] = _run_call(
+            lab, [lambda one=one: _raise(_unlinked(one))(),
+                  lambda two=two: _raise(_unlinked(two))(), lambda: 42], CARRIED_POLICY)
+    return seen
+
+
+def _unlinked(delay: CarriedDelay) -> BaseException:
+    """The wrapper error alone, linked to nothing."""
+    return {"TimeoutError": TimeoutError, "ConnectionError": ConnectionError,
+            "RuntimeError": RuntimeError}[delay.wrapper]("the release tool failed")
+
+
+def carried_runs() -> list[tuple[CarriedDelay, CarriedDelay]]:
+    """The pairs of errors each ``run-N`` of :func:`carried_delay` raises, in order."""
+    transient = [d for d in carried_delays() if d.wrapper != "RuntimeError"]
+    return list(zip(transient[::2], transient[1::2]))
+
+
+#: The seed the calls sharing one rng come from.
+SHARED_SEED = 20260808
+
+
+@dataclass(frozen=True)
+class SharedRng:
+    """Several calls in a row on one seeded rng (``via`` one ``RetryingLLM``, or
+    ``retry_call`` handed the same rng each time), each call's script given: transient
+    failures, then ``ok``, a permanent error, or nothing more (it gives up at the limit)."""
+
+    name: str
+    via: str
+    policy: tuple[tuple[str, Any], ...]
+    calls: tuple[tuple[Attempt, ...], ...]
+    seed: int
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.policy)
+
+
+def shared_rng_cases() -> list[SharedRng]:
+    """Jittered policies, three to five calls each: the first ends early by a success,
+    then one by a permanent error and one by giving up (in either order), then more."""
+    rng = random.Random(SHARED_SEED)
+    cases = []
+    for number in range(8):
+        limit = rng.randint(3, 6)
+        policy = {"max_attempts": limit, "base_delay": rng.choice((0.5, 1.0, 2.0)),
+                  "factor": rng.choice((1.5, 2.0, 3.0)), "max_delay": rng.choice((5.0, 30.0)),
+                  "jitter": True}
+        endings = ["ok", *rng.sample(("permanent", "give-up"), 2),
+                   *rng.choices(("ok", "permanent", "give-up"), k=rng.randint(0, 2))]
+        calls = []
+        for index, ending in enumerate(endings):
+            if ending == "give-up":
+                failures = limit
+            else:
+                failures = rng.randint(1 if index == 0 else 0, limit - 2 if index == 0
+                                       else limit - 1)
+            script = [Attempt(rng.choice(("429", "500", "503", "timeout", "connect")))
+                      for _ in range(failures)]
+            if ending != "give-up":
+                script.append(Attempt("ok" if ending == "ok" else rng.choice(("400", "404"))))
+            calls.append(tuple(script))
+        cases.append(SharedRng(f"shared-{number + 1}", "llm" if number % 2 == 0 else "call",
+                               tuple(policy.items()), tuple(calls), rng.randint(1, 10**6)))
+    return cases
+
+
+def shared_twin(case: SharedRng) -> SharedRng:
+    """The same calls without jitter and without an rng: the submission's own backoff."""
+    return replace(case, name=f"{case.name}-twin",
+                   policy=tuple({**case.settings, "jitter": False}.items()), seed=0)
+
+
+def _run_shared(lab: ModuleType, case: SharedRng, *, rng: random.Random | None
+                ) -> dict[str, Any]:
+    """The calls of ``case`` in a row, sharing ``rng``: each call's ending and requests,
+    and every wait (``[requests so far, seconds, via]`` over all the calls)."""
+    policy = lab.RetryPolicy(**case.settings)
+    ends, made = [], []
+    if case.via == "llm":
+        steps = [_step(attempt, SUCCESS) for call in case.calls for attempt in call]
+        with _run(steps + [reply(TOO_LATE)]) as (llm, clock, waits):
+            wrapper = lab.RetryingLLM(llm.client(max_retries=0), policy=policy,
+                                      sleep=waits.sleep, rng=rng)
+            for _call in case.calls:
+                before = waits.requests()
+                ends.append(outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                                    describe=lambda e: _raised(e, lab)))
+                made.append(waits.requests() - before)
+            return _observed({"calls": ends, "made": made}, llm, clock, waits)
+    effects: list[Callable[[], Any]] = []
+    for call in case.calls:
+        for attempt in call:
+            if attempt.kind == "ok":
+                effects.append(lambda: SUCCESS)
+            elif attempt.kind in PERMANENT_KINDS:
+                effects.append(_raise(ValueError(f"bad deploy spec ({attempt.kind})")))
+            else:
+                effects.append(_raise(TimeoutError("slow disk") if attempt.kind == "timeout"
+                                      else ConnectionError("reset")))
+    effects.append(lambda: TOO_LATE)
+    calls = 0
+
+    def fn() -> Any:
+        nonlocal calls
+        calls += 1
+        return effects[min(calls, len(effects)) - 1]()
+
+    with FrozenClock(detached=True) as clock:
+        waits = _Waits(clock, lambda: calls)
+        with mock.patch("time.sleep", waits.process_sleep):
+            for _call in case.calls:
+                before = calls
+                ends.append(outcome(lambda: lab.retry_call(fn, policy, sleep=waits.sleep,
+                                                           rng=rng),
+                                    describe=lambda e: _raised(e, lab)))
+                made.append(calls - before)
+    return {"calls": ends, "made": made, "waits": waits.seen}
+
+
+@SCENARIOS.scenario
+def shared_rng(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`shared_rng_cases` on its seeded rng, and its twin without
+    jitter or rng."""
+    seen = {}
+    for case in shared_rng_cases():
+        seen[case.name] = _run_shared(lab, case, rng=random.Random(case.seed))
+        seen[f"{case.name}-twin"] = _run_shared(lab, shared_twin(case), rng=None)
+    return seen
