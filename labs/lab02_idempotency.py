@@ -83,7 +83,10 @@ def create_task(store: TaskStore, user_input: str, *, now: Clock = time.time) ->
     """Save a new pending task for ``user_input`` and return it.
 
     - The id is new and unique, even for two tasks created in the same instant (a frozen
-      clock makes every instant the same): never build it from the time. ``uuid4`` will do.
+      clock makes every instant the same), and even when the process's ``random`` module
+      is seeded again before each ``create_task`` (the notebook and lab 01 seed it to make
+      runs reproducible): never build it from the time or from ``random``. ``uuid4`` will
+      do.
     - ``state`` is pending; ``created_at`` and ``updated_at`` are both ``now()``.
     - The task is saved to ``store`` before it is returned.
     """
@@ -95,18 +98,24 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
 
     - Unknown ``task_id``: raise :class:`TaskNotFound` (it names the id); save nothing.
     - Completed: return the stored result (which may be ``""``: completed is the state,
-      not a non-empty result); do not call ``work``, save nothing.
+      not a non-empty result); do not call ``work``, save nothing. The stored state
+      decides: a task stored completed is done, whatever else it carries (an error text
+      left over included).
     - Running (another executor has it): raise :class:`TaskInProgress`.
     - Pending or failed: claim it by saving it as running (``error`` cleared, ``updated_at``
       = ``now()``) with ``store.compare_and_set(running, expected=<the state you read>)``.
+      The claim changes only the state, the error and ``updated_at``: ``messages`` and
+      every other field are kept as the task you read holds them.
       If that returns False, someone else claimed it first: return the result if the task
       is completed by now, else raise :class:`TaskInProgress`. Never call ``work`` then.
     - Call ``work(running_task)``. On success save the task completed with the result; if
       ``work`` raises an ``Exception``, save it failed with ``error`` set to
       ``"<ExceptionType>: <message>"`` of that exception (the one ``work`` raised, not
       what it was raised from; ``<ExceptionType>`` is its class's ``__name__``, whatever
-      the class) and re-raise the exception itself. Either way
-      ``updated_at`` = ``now()`` after the work; ``created_at`` never changes.
+      the class, an ``ExceptionGroup`` included: its own text, not a sub-exception's) and
+      re-raise the exception itself. A failed task executed again that fails again
+      records only this run's error. Either way ``updated_at`` = ``now()`` after the work;
+      ``created_at`` never changes.
 
     Every change of state is saved as it happens, so the store always tells what is going
     on: ``pending`` (created), ``running``, then ``completed`` or ``failed``.
@@ -122,7 +131,9 @@ def canonical_arguments(arguments: str | Mapping[str, Any]) -> str:
     order and spacing, at every depth: ``'{"b": 1, "a": {"y": 2, "x": 3}}'`` and
     ``'{"a":{"x":3,"y":2},"b":1}'`` are one. Only the order of an object's keys is free: a
     list's order, and every character of a string, are part of the arguments. (JSON with
-    sorted keys and no spaces does it.)
+    sorted keys and no spaces does it.) Any JSON value is canonicalised as itself: a JSON
+    text that is a string, a list or a number is that value (a string is not decoded
+    again, even when it spells an object).
     """
     raise NotImplementedError("canonical_arguments")
 
@@ -144,14 +155,19 @@ def run_once(keys: KeyStore, key: str, params: str, action: Callable[[], str]) -
 
     ``params`` is the canonical text of the parameters the caller sends with the key.
 
-    - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``.
+    - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``. The
+      claim is only what ``put_if_absent`` says: two ``KeyStore`` objects may share one
+      table (another handle, another process), so a lock of your own cannot stand in for
+      the atomic claim.
     - If the key was already there, in this order: with other ``params`` (an empty text
       is params too), raise :class:`IdempotencyConflict` (never return the old result for
       new parameters), even while it is still running; still running, raise
       :class:`KeyInProgress`; done, return the stored result without calling ``action``.
     - Otherwise call ``action()``. On success store the record as done with the result and
       return the result. If it raises (anything), delete the key so that a later call runs
-      the action again, and re-raise: a failure is never stored as a result.
+      the action again, and re-raise: a failure is never stored as a result. After a
+      failure the key is gone: the same key with other ``params`` then runs (no conflict),
+      and two callers retrying a failed key at once run the action once.
     """
     raise NotImplementedError("run_once")
 

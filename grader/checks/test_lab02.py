@@ -103,7 +103,8 @@ def test_every_kind_of_failure_is_recorded(observe):
                             "re-raised")
     assert not problems, (
         problems[0] + " (every Exception the work raises fails the task, and the error names "
-        "its class by __name__)"
+        "its class by __name__; an exception group too: its own type and text, not those of "
+        "an exception inside it)"
     )
 
 
@@ -185,6 +186,21 @@ def test_tasks_created_in_one_instant_get_their_own_ids(observe):
     )
 
 
+@pytest.mark.item("lab02.task-lifecycle")
+def test_ids_stay_unique_when_random_is_seeded_again(observe):
+    seen = observe("lifecycle")["reseeded"]
+    if seen["raised"]:
+        return  # create_task raised: the same-instant check says so
+    assert seen["distinct_ids"] and seen["stored"] == seen["created"], (
+        f"{seen['created']} tasks created with the process's random module seeded again before "
+        "each one, mostly with the same seed (random.seed(7), as a notebook making lab 01's "
+        f"jitter reproducible does), the last by your module loaded afresh: {seen['stored']} "
+        "stored; their ids repeat, and a task is saved over another (an id drawn from the "
+        "random module repeats whenever it is seeded again; uuid4 reads the operating "
+        "system's randomness, which no seed resets)"
+    )
+
+
 # -- lab02.completed-not-rerun -----------------------------------------------------------------
 
 
@@ -217,6 +233,45 @@ def test_failed_task_runs_again_with_its_error_cleared(observe):
     assert seen["states"] == ["running", "completed"], (
         f"executing a failed task again, the store saw the states {seen['states']} after "
         "failed; expected running (claimed straight from failed), then completed"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_a_failed_task_failing_again_records_this_runs_error(observe):
+    from grader.scenarios.lab02 import retry_failures
+    runs = observe("claimed_elsewhere")["failed_fails_again"]
+    problems = []
+    for number, (error, run) in enumerate(zip(retry_failures(), runs), 1):
+        expected = f"{type(error).__name__}: {error}"
+        got = run["final"].get("error")
+        if run["states"] != ["running", "failed"] or got != expected:
+            problems.append(f"run {number}, whose work raised {type(error).__name__}"
+                            f"({str(error)!r}): the store saw {run['states']}, ending with "
+                            f"error={got!r}; expected running, then failed with "
+                            f"error={expected!r}")
+            break
+    assert not problems, (
+        "a failed task executed again and again, its work failing each time: " + problems[0]
+        + " (the error is this run's, the exception its work raised: not added to the error "
+        "of an earlier run, which the claim cleared)"
+    )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_the_claim_keeps_the_conversation(observe):
+    seen = observe("claimed_elsewhere")["with_messages"]
+    wrong = [f"{name.replace('_', ' ')}: the versions {case['states']} held {case['held']} "
+             f"message(s){'' if all(case['others_kept']) else ', another id, input or created_at'}"
+             f", the work got them: {case['work_got_them']}"
+             for name, case in seen.items()
+             if not all(case["kept"]) or not all(case["others_kept"])
+             or case["work_got_them"] != [True]]
+    assert not wrong, (
+        "tasks carrying their conversation so far (4 messages), executed: " + "; ".join(wrong)
+        + "; expected every version from the claim on to keep the 4 messages, and the work "
+        "to be handed them: the claim changes the state, the error and updated_at only, "
+        "every other field is kept (dataclasses.replace on the task you read, not a new Task "
+        "listing some fields)"
     )
 
 
@@ -285,6 +340,22 @@ def test_completed_task_is_left_as_it_is(observe):
     )
 
 
+@pytest.mark.item("lab02.completed-not-rerun")
+def test_a_completed_task_with_a_leftover_error_is_done(observe):
+    seen = observe("completed_rerun")["completed_with_an_error"]
+    wrong = [f"result {case['stored_result']!r}: {[raised_type(c) for c in case['calls']]}, "
+             f"the work ran {case['work_runs']} time(s), {case['saves']} save(s)"
+             for case in seen.values()
+             if case["work_runs"] or case["saves"]
+             or any(c.get("returned") != case["stored_result"] for c in case["calls"])]
+    assert not wrong, (
+        "tasks stored completed that still carry an error text (left over, written by hand "
+        "or by another executor), executed twice: " + "; ".join(wrong) + "; expected the "
+        "stored result each time, no work and no save: the state decides (completed is "
+        "completed, whatever else the task carries)"
+    )
+
+
 # -- lab02.unknown-task-error ----------------------------------------------------------------
 
 
@@ -324,6 +395,22 @@ def test_unknown_id_changes_nothing(observe):
     assert seen["work_runs"] == 0 and seen["saves"] == 0 and not seen["missing_created"], (
         f"executing an unknown id ran the work {seen['work_runs']} time(s) and saved "
         f"{seen['saves']} task(s); expected neither"
+    )
+
+
+@pytest.mark.item("lab02.unknown-task-error")
+def test_an_unknown_id_in_any_task_store(observe):
+    seen = observe("unknown_task")["protocol_store"]
+    wrong = [f"{name}: {raised_type(case)}, {case['saves']} save(s), the work ran "
+             f"{case['work_runs']} time(s)" for name, case in seen.items()
+             if not (case.get("raised") or {}).get("expected_type")
+             or not case["raised"]["names_the_id"] or case["saves"] or case["work_runs"]]
+    assert not wrong, (
+        "executing task-9f2c-missing with a task store that has only the methods of the "
+        "TaskStore protocol (get, save, compare_and_set), as lab 04's stores: "
+        + "; ".join(wrong) + "; expected your TaskNotFound naming the id, no work and no "
+        "save (ask the store with get only: saves and history are MemoryTaskStore's, not "
+        "every store's)"
     )
 
 
@@ -591,6 +678,52 @@ def test_generated_arguments_in_every_form(observe):
     )
 
 
+def _short(text):
+    return text if len(text) < 50 else f"{text[:30]}...{text[-10:]} ({len(text)} characters)"
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_any_json_value_is_arguments_as_itself(observe):
+    seen = observe("generated_keys")
+    from grader.scenarios.lab02 import json_value_forms, spelled_pairs
+    for case, got in zip(json_value_forms(), seen["json_values"]):
+        texts = [c.get("returned") for c in got["canonical"]]
+        keys = [k.get("returned") for k in got["keys"]]
+        shown = json.dumps(case["value"], ensure_ascii=False)
+        assert all(type(x) is str and x for x in texts + keys) \
+                and len(set(texts)) == 1 and len(set(keys)) == 1, (
+            f"arguments that are a JSON {type(case['value']).__name__}, {shown}, written as "
+            f"{case['forms'][0]!r} and {case['forms'][1]!r}: canonical texts "
+            f"{[raised_type(c) for c in got['canonical']]}, {len(set(map(str, keys)))} "
+            "key(s); expected one text and one key (any JSON value is arguments, "
+            "canonicalised as itself)"
+        )
+    merged = [pair for pair, got in zip(spelled_pairs(), seen["spelled"])
+              if got["same_key"].get("returned") is not False
+              or got["same_canonical"].get("returned") is not False]
+    assert not merged, (
+        f"the arguments {_short(merged[0][0])} and {_short(merged[0][1])} got one canonical "
+        "text or one key (or raised); they are other arguments: a JSON string is that string, "
+        "even when it spells an object (it is not decoded again), and an array, null or a "
+        "string is not the empty object"
+    )
+
+
+@pytest.mark.item("lab02.key-is-deterministic")
+def test_arguments_named_like_ids_are_arguments(observe):
+    seen = observe("generated_keys")["id_named"]
+    from grader.scenarios.lab02 import id_named_pairs
+    merged = [pair for pair, got in zip(id_named_pairs(), seen)
+              if got["same_key"].get("returned") is not False
+              or got["same_canonical"].get("returned") is not False]
+    assert not merged, (
+        f"the arguments {merged[0][0]} and {merged[0][1]} got one canonical text or one key "
+        "(or raised); another argument gives another key, whatever its name: an argument "
+        "named id, call_id or tool_call_id is the resource the tool acts on (the model's "
+        "tool_call_id is not in the arguments: leave the arguments whole)"
+    )
+
+
 # -- lab02.params-mismatch-conflict ---------------------------------------------------------
 
 
@@ -673,7 +806,8 @@ def test_params_are_compared_as_texts(observe):
     assert not wrong, (
         "one key, first used with one params text, then with another: " + "; ".join(wrong)
         + "; expected your IdempotencyConflict, the action run once: params are the texts "
-        "given, not what Python's == makes of them (true is not 1, 1 is not 1.0)"
+        "given, not what Python's == makes of them (true is not 1, 1 is not 1.0), nor a short "
+        "fingerprint of them (two texts may share a CRC-32: compare the texts themselves)"
     )
 
 
@@ -817,6 +951,31 @@ def test_a_store_of_copies_releases_the_key(observe):
 
 
 @pytest.mark.item("lab02.failure-not-cached")
+def test_after_a_failure_other_params_run(observe):
+    from grader.scenarios.lab02 import OTHER_PARAMS_AFTER_FAILURE
+    seen = observe("failure_not_cached")["other_after_failure"]
+    wrong = []
+    for name, sequence in OTHER_PARAMS_AFTER_FAILURE.items():
+        case = seen[name]
+        expected = [params for params, _fails in sequence]
+        right = case["ran"] == expected and all(
+            (call.get("raised") or {}).get("expected_type") if fails
+            else call.get("returned") == f"done with {params}"
+            for (params, fails), call in zip(sequence, case["calls"]))
+        if not right:
+            wrong.append(" then ".join(f"{params or repr(params)} ({'fails' if fails else 'works'})"
+                                       for params, fails in sequence)
+                         + f": {[raised_type(call) for call in case['calls']]}, the actions "
+                         f"that ran {case['ran']}")
+    assert not wrong, (
+        "one key whose action failed, then used with other params: " + "; ".join(wrong)
+        + "; expected each call to run its action (the failures re-raised, the last one "
+        "returning): a failed call leaves nothing under its key, so other params are no "
+        "conflict (delete the key when the action raises)"
+    )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
 def test_any_stop_releases_the_key(observe):
     seen = observe("failure_not_cached")["interrupted_otherwise"]
     wrong = [f"{name}: then {raised_type(second)}" for name, (_first, second) in seen.items()
@@ -914,6 +1073,52 @@ def test_two_callers_run_a_key_once(observe):
         f"two threads running one key at the same moment, {len(rounds)} rounds: "
         f"{problems[0]} (check-then-set: claim with put_if_absent)"
     )
+
+
+def _replays_alone(seen):
+    """Whether a key finished through a shared-table handle returns its result to a later
+    caller without running again, one caller after the other (no race)."""
+    replay = seen["replay_alone"]
+    return replay["runs"] == 1 and all(call.get("returned") == "charged once"
+                                       for call in replay["calls"])
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_two_handles_on_one_table_run_a_key_once(observe):
+    seen = observe("shared_table")
+    if not _replays_alone(seen):
+        return  # built on tool-calls-deduplicated: a finished key runs again even alone
+    for name, shown in (("two_handles", "each through its own handle on one table"),
+                        ("two_processes", "each through its own handle on one table, from "
+                                          "two processes (your module loaded twice)")):
+        rounds = seen[name]
+        problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress")
+        assert not problems, (
+            f"two callers running one key at the same moment, {shown}, {len(rounds)} "
+            f"round(s): {problems[0]} (the claim is only what keys.put_if_absent says: a "
+            "lock of your own, or a get then a put, leaves another handle or another process "
+            "free to claim the same key)"
+        )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_two_callers_retry_a_failed_key_once(observe):
+    seen = observe("shared_table")
+    alone = seen["retry_alone"]
+    if alone["calls"][1].get("returned") != "charged on the retry" or alone["runs"] != 2:
+        return  # built on failure-not-cached: a failed key does not run again even alone
+    if not _replays_alone(seen):
+        return  # built on tool-calls-deduplicated: a finished key runs again even alone
+    for name, shown in (("failed_key", "through one store"),
+                        ("failed_key_two_handles", "each through its own handle")):
+        rounds = seen[name]
+        problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress")
+        assert not problems, (
+            f"a key whose action failed once, then retried by two callers at the same "
+            f"moment, {shown}, {len(rounds)} round(s): {problems[0]} (after the failure the "
+            "key is gone: the retry claims it again with put_if_absent, and only one caller "
+            "gets it)"
+        )
 
 
 @pytest.mark.item("lab02.concurrent-once")

@@ -18,6 +18,7 @@ import json
 import random
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from collections import ChainMap
@@ -32,7 +33,7 @@ from labs.kit.clock import FrozenClock
 from labs.kit.devops import DevOpsTools, ToolFailure
 from labs.kit.fake_llm import FakeLLM, reply, tool_call
 from labs.kit.keystore import KeyRecord, MemoryKeyStore
-from labs.kit.race import LinedUpKeyStore, LinedUpTaskStore, race
+from labs.kit.race import MEET_WAIT, LinedUpKeyStore, LinedUpTaskStore, race
 from labs.kit.tasks import MemoryTaskStore, Task, TaskState
 
 SCENARIOS = Registry(process_clock_stopped=True)
@@ -158,6 +159,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                                                                   now=clock.now))
                  for _ in range(2)]
         ids = [t.id for t in store.saves]
+        seen["reseeded"] = _reseeded_ids(lab, clock)
         seen["same_instant"] = {
             "raised": [r["raised"] for r in made if "raised" in r],
             "stored": len(store),
@@ -167,13 +169,45 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
     return seen
 
 
+#: The seeds the process's ``random`` is seeded with again before each ``create_task``, as a
+#: notebook making lab 01's jitter reproducible does: the same seed, again and again.
+RESEEDS = (7, 7, 2402, 7)
+
+
+def _reseeded_ids(lab: ModuleType, clock: FrozenClock) -> dict[str, Any]:
+    """Tasks created with the process's ``random`` seeded again before each one (the same
+    seed mostly), the last by the module loaded afresh; the generator's state is put back
+    afterwards."""
+    state = random.getstate()
+    store = MemoryTaskStore()
+    try:
+        made = []
+        for seed in RESEEDS:
+            random.seed(seed)
+            made.append(outcome(lambda: lab.create_task(store, "Free disk on web-1",
+                                                        now=clock.now)))
+        random.seed(RESEEDS[0])
+        fresh = _another_process(lab)
+        random.seed(RESEEDS[0])
+        made.append(outcome(lambda: fresh.create_task(store, "Free disk on web-1",
+                                                      now=clock.now)))
+    finally:
+        random.setstate(state)
+    ids = [t.id for t in store.saves]
+    return {"raised": [r["raised"] for r in made if "raised" in r], "created": len(made),
+            "saved": len(ids), "stored": len(store),
+            "distinct_ids": len(set(ids)) == len(ids) and all(type(i) is str for i in ids)}
+
+
 def failure_kinds() -> dict[str, Exception]:
     """Failures of every kind a work may raise, not only the tools' own ``ToolFailure``: a
     built-in error, a ``TimeoutError``, lab 01's ``RetryError`` as a wrapper raises it,
     classes defined inside a function and inside a class, whose ``__qualname__`` is not
     their ``__name__``, a ``KeyError`` (not an unknown task: the work's own), and an error
-    with no message. The contract: ``error`` is ``"<type(e).__name__>: <e>"`` for each
-    (``"TimeoutError: "`` for the last)."""
+    with no message, and exception groups (as ``asyncio.TaskGroup`` raises them: of one
+    failure, of two, nested). The contract: ``error`` is ``"<type(e).__name__>: <e>"`` for
+    each (``"TimeoutError: "`` for the empty one, ``"ExceptionGroup: deploy (1
+    sub-exception)"`` for a group: its own text, not a sub-exception's)."""
 
     def local_class() -> Exception:
         class DiskFull(Exception):
@@ -197,6 +231,20 @@ def failure_kinds() -> dict[str, Exception]:
         "key_error": KeyError("replicas"),
         "empty_message": TimeoutError(),
         "several_lines": RuntimeError("deploy failed:\nweb-1: timed out\nweb-2: refused"),
+        **_exception_groups(),
+    }
+
+
+def _exception_groups() -> dict[str, Exception]:
+    """Exception groups a work may raise (Python 3.11 and later have them)."""
+    if sys.version_info < (3, 11):
+        return {}
+    return {
+        "group_of_one": ExceptionGroup("deploy", [ToolFailure("db-2 is read-only")]),
+        "group_of_two": ExceptionGroup("deploy", [ToolFailure("db-2 is read-only"),
+                                                  TimeoutError("web-1 timed out")]),
+        "nested_group": ExceptionGroup("rollout", [ExceptionGroup(
+            "web", [ValueError("replicas must be positive, got -2")])]),
     }
 
 
@@ -252,7 +300,21 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
         none_store.save(bare)
         ping = _Work(clock, 1.0, "pinged")
         replayed = outcome(lambda: lab.execute_task(none_store, bare.id, ping, now=clock.now))
+        leftover = {}
+        for name, result in (("with_a_result", "logs rotated on web-1"), ("quietly", "")):
+            store_ = MemoryTaskStore()
+            done = Task(id=f"task-left-{name}", user_input="Rotate the logs",
+                        state=TaskState.COMPLETED, result=result,
+                        error="ToolFailure: gateway timeout (left over)",
+                        created_at=clock.now(), updated_at=clock.now())
+            store_.save(done)
+            rotate = _Work(clock, 1.0, "rotated again")
+            calls = [outcome(lambda: lab.execute_task(store_, done.id, rotate, now=clock.now))
+                     for _ in range(2)]
+            leftover[name] = {"stored_result": result, "calls": calls,
+                              "work_runs": rotate.runs, "saves": len(store_.saves) - 1}
         return {
+            "completed_with_an_error": leftover,
             "no_result": {"work_runs": ping.runs, "saves": len(none_store.saves) - 1,
                           "replayed": replayed},
             "first": first,
@@ -297,7 +359,33 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
                     and raised["task_id"] == unknown
         seen["near"] = near
         seen["work_runs_near"] = work.runs - seen["work_runs"]
+        seen["protocol_store"] = {}
+        for name, stored in (("empty", ()), ("holding another", ("task-known-1",))):
+            table = MemoryTaskStore()
+            for task_id in stored:
+                table.save(Task(id=task_id, user_input="x", created_at=clock.now(),
+                                updated_at=clock.now()))
+            writes, runs = len(table.saves), work.runs
+            case = outcome(lambda table=table: lab.execute_task(_ProtocolTaskStore(table),
+                                                                missing, work, now=clock.now),
+                           describe=lambda e: _raised(e, lab.TaskNotFound))
+            if "raised" in case:
+                case["raised"]["names_the_id"] = missing in case["raised"]["message"]
+            case["saves"] = len(table.saves) - writes
+            case["work_runs"] = work.runs - runs
+            seen["protocol_store"][name] = case
         return seen
+
+
+class _ProtocolTaskStore:
+    """A task store with exactly the methods of the ``TaskStore`` protocol (``get``,
+    ``save``, ``compare_and_set``), as lab 04's file and SQLite stores are: nothing else of
+    ``MemoryTaskStore`` (no ``saves``, no ``history``, no ``len``)."""
+
+    def __init__(self, table: MemoryTaskStore) -> None:
+        self.get = table.get
+        self.save = table.save
+        self.compare_and_set = table.compare_and_set
 
 
 #: Ids no task has, next to the stored ``task-known-1``: each is unknown as it is given.
@@ -378,6 +466,8 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
                 **outcome(lambda: lab.execute_task(store, task_id, again, now=clock.now),
                           describe=lambda e: describe_error(e)),
                 "work_runs": again.runs}
+        seen["failed_fails_again"] = _failing_again(lab, clock)
+        seen["with_messages"] = _with_messages(lab, clock)
         seen["failed_again"]["stored_during_work"] = during
         seen["failed_again"]["final"] = _task(store.get("task-failed-2"))
         seen["failed_again"]["states"] = [
@@ -391,6 +481,81 @@ def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
 FAILED_ERRORS = ("ValueError: replicas must be positive", "KeyError: 'replicas'",
                  "PermissionError: [Errno 13] Permission denied: '/etc/deploy.yml'",
                  "TypeError: unsupported operand", "NotImplementedError: ")
+
+
+def retry_failures() -> list[Exception]:
+    """The failures of the runs of one task executed again and again, each run failing:
+    another error, then the same one twice, then one with no message."""
+    return [TimeoutError("deploy timed out"), ToolFailure("apply_deploy failed"),
+            ToolFailure("apply_deploy failed"), KeyError("replicas"), TimeoutError()]
+
+
+def _failing_again(lab: ModuleType, clock: FrozenClock) -> list[dict[str, Any]]:
+    """A failed task executed again, failing again, run after run: what each run left."""
+    store = MemoryTaskStore()
+    store.save(Task(id="task-failing-5", user_input="deploy db", state=TaskState.FAILED,
+                    error="ToolFailure: gateway timeout", created_at=clock.now(),
+                    updated_at=clock.now()))
+    runs = []
+    for error in retry_failures():
+        clock.advance(30.0)
+        work = _Work(clock, 2.0, "", error)
+        before = len(store.saves)
+        executed = outcome(lambda: lab.execute_task(store, "task-failing-5", work,
+                                                    now=clock.now),
+                           describe=lambda e, error=error: {**describe_error(e),
+                                                            "itself": e is error})
+        runs.append({"executed": executed, "work_runs": work.runs,
+                     "states": [_task(t)["state"] for t in store.saves[before:]],
+                     "final": _task(store.get("task-failing-5"))})
+    return runs
+
+
+#: A conversation so far, as the agent loop saves it with the task (lab 04 resumes from it).
+CONVERSATION = (
+    {"role": "system", "content": "You are a careful DevOps agent."},
+    {"role": "user", "content": "Deploy web 2.4.1"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_m1", "type": "function",
+         "function": {"name": "check_status", "arguments": '{"service":"web"}'}}]},
+    {"role": "tool", "tool_call_id": "call_m1", "content": "web: 2.4.0 healthy"},
+)
+
+
+def _with_messages(lab: ModuleType, clock: FrozenClock) -> dict[str, Any]:
+    """Tasks that carry their conversation (pending, failed), executed to success and to
+    failure: what every version saved from the claim on holds, and what the work got."""
+    seen = {}
+    for name, state, error in (("pending_completes", TaskState.PENDING, None),
+                               ("pending_fails", TaskState.PENDING, ToolFailure("disk is busy")),
+                               ("failed_completes", TaskState.FAILED, None),
+                               ("failed_fails", TaskState.FAILED, TimeoutError("no answer"))):
+        store = MemoryTaskStore()
+        task = Task(id=f"task-talk-{name}", user_input="Deploy web 2.4.1", state=state,
+                    error="ToolFailure: gateway timeout" if state is TaskState.FAILED else None,
+                    created_at=clock.now(), updated_at=clock.now(), messages=CONVERSATION)
+        store.save(task)
+        clock.advance(5.0)
+        got: list[Any] = []
+
+        def work(given: Task, error: Exception | None = error) -> str:
+            got.append(isinstance(given, Task) and given.messages == CONVERSATION)
+            if error is not None:
+                raise error
+            return "deployed web@2.4.1"
+
+        outcome(lambda: lab.execute_task(store, task.id, work, now=clock.now))
+        versions = store.history(task.id)[1:]
+        seen[name] = {
+            "states": [_task(t)["state"] for t in versions],
+            "kept": [t.messages == CONVERSATION for t in versions],
+            "held": [len(t.messages) if isinstance(t.messages, tuple) else plain(t.messages)
+                     for t in versions],
+            "others_kept": [t.id == task.id and t.user_input == task.user_input
+                            and t.created_at == task.created_at for t in versions],
+            "work_got_them": got,
+        }
+    return seen
 
 
 def _agent_run(lab: ModuleType, task_id: str, script: list[Any]) -> dict[str, Any]:
@@ -710,6 +875,18 @@ def generated_keys(lab: ModuleType) -> dict[str, Any]:
         for pair in CHARACTER_PAIRS]
     seen["swapped_parts"] = [[key(task_id, tool, "{}") for task_id, tool in pair]
                              for pair in SWAPPED_PARTS]
+    seen["json_values"] = [{"canonical": [canonical(form) for form in case["forms"]],
+                            "keys": [key("task-gen", "apply_deploy", form)
+                                     for form in case["forms"]]}
+                           for case in json_value_forms()]
+    seen["spelled"] = [{"same_key": same(lambda a: lab.idempotency_key("task-gen", "apply_deploy",
+                                                                        a), pair),
+                        "same_canonical": same(lab.canonical_arguments, pair)}
+                       for pair in spelled_pairs()]
+    seen["id_named"] = [{"same_key": same(lambda a: lab.idempotency_key("task-gen", "restart",
+                                                                         a), pair),
+                         "same_canonical": same(lab.canonical_arguments, pair)}
+                        for pair in id_named_pairs()]
     changing = {"service": "web", "version": "2.4.1"}
     before = canonical(changing)
     changing["version"] = "2.4.2"  # the same dict, changed: its text changes with it
@@ -736,6 +913,49 @@ CHARACTER_PAIRS = (('{"name":"caf\u00e9"}', '{"name":"cafe\u0301"}'),
                    ('{"build":9007199254740993}', '{"build":9007199254740992}'),
                    ('{"config":"' + "x" * 6000 + 'a"}', '{"config":"' + "x" * 6000 + 'b"}'),
                    ('{"ratio":1e-10}', '{"ratio":3e-10}'))
+
+def json_value_forms() -> list[dict[str, Any]]:
+    """Arguments that are JSON values other than an object (strings, arrays, numbers,
+    booleans, null), each written two ways (spacing, escapes). The contract: any JSON
+    value is canonicalised as itself, so the two forms are one set of arguments."""
+    rng = random.Random(ARGUMENTS_SEED + 1)
+    cases: list[dict[str, Any]] = []
+    while len(cases) < 16:
+        value = _value(rng, 1)
+        if isinstance(value, dict):
+            continue
+        cases.append({"value": value, "forms": [_written(value, rng), _written(value, rng)]})
+    return cases
+
+
+def spelled_pairs() -> list[tuple[str, str]]:
+    """Pairs of JSON texts where the first is a string that spells the second (as
+    arguments JSON-encoded twice are), or another kind of value that is not the second:
+    each is other arguments (a string is not decoded again)."""
+    rng = random.Random(ARGUMENTS_SEED + 2)
+    pairs = [('"{\\"a\\":1}"', '{"a":1}'), ('""', "{}"), ('"{}"', "{}"), ('"[1,2]"', "[1,2]"),
+             ('"3"', "3"), ("[]", "{}"), ("null", "{}"), ('[{"a":1}]', '{"a":1}')]
+    for case in rng.sample(argument_forms(), 6):
+        text = _written(case["value"], rng)
+        pairs.append((json.dumps(text), text))
+    return pairs
+
+
+#: Argument names a tool may take that look like a call's id: they are arguments as any other.
+ID_NAMES = ("id", "tool_call_id", "call_id")
+
+
+def id_named_pairs() -> list[tuple[str, str]]:
+    """Pairs of other arguments whose difference is an argument named like an id (a tool
+    that acts on a resource by id: restart instance i-1, refund charge ch_2)."""
+    rng = random.Random(ARGUMENTS_SEED + 3)
+    pairs = []
+    for name in ID_NAMES:
+        first, second = rng.sample(["db-1", "db-2", "i-0a1b", "ch_2", 7, 8], 2)
+        pairs.append((json.dumps({name: first}), json.dumps({name: second})))
+        pairs.append((json.dumps({"service": "web", name: first}), '{"service":"web"}'))
+    return pairs
+
 
 #: Calls whose parts are the same texts in other places: ``(task_id, tool)`` pairs.
 SWAPPED_PARTS = ((("task-7", "apply_deploy"), ("apply_deploy", "task-7")),
@@ -905,13 +1125,28 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
     }
 
 
-#: Params that are other texts, though Python's ``==`` finds their JSON values equal, or
-#: that differ only past the 255th character.
+def _checksum_twins() -> tuple[str, str]:
+    """Two params texts of the same shape (a refund of an amount for a charge) with one
+    CRC-32, found from a seed: other params, though a 32-bit fingerprint takes them for
+    the same."""
+    rng, seen = random.Random(ARGUMENTS_SEED), {}
+    while True:
+        text = (f'refund:{{"amount":{rng.randint(1, 999)},'
+                f'"charge":"ch_{rng.getrandbits(40):010x}"}}')
+        checksum = zlib.crc32(text.encode("utf-8"))
+        if seen.get(checksum, text) != text:
+            return seen[checksum], text
+        seen[checksum] = text
+
+
+#: Params that are other texts, though Python's ``==`` finds their JSON values equal, that
+#: differ only past the 255th character, or that share a short fingerprint (CRC-32).
 LOOK_ALIKE_PARAMS = (('{"force":true}', '{"force":1}'), ('{"replicas":1}', '{"replicas":1.0}'),
                      ('{"dry_run":false}', '{"dry_run":0}'),
                      ('{"hosts":"' + "web," * 80 + 'db-1"}', '{"hosts":"' + "web," * 80 + 'db-2"}'),
                      ('{"note":"a  b"}', '{"note":"a b"}'), ("", " "),
-                     ('{"tag":"RC1"}', '{"tag":"rc1"}'))
+                     ('{"tag":"RC1"}', '{"tag":"rc1"}'), ("plumless", "buckeroo"),
+                     ("codding", "gnu"), _checksum_twins())
 
 
 @SCENARIOS.scenario
@@ -1034,6 +1269,24 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
     copying = _CopyingKeyStore()
     copy_calls = [outcome(lambda: lab.run_once(copying, "idem-copy", "charge:5", flaky_copy),
                           describe=lambda e: _raised(e, ToolFailure)) for _ in range(2)]
+    other_after_failure = {}
+    for name, sequence in OTHER_PARAMS_AFTER_FAILURE.items():
+        ran: list[str] = []
+
+        def charge(params: str, fails: bool, ran: list[str] = ran) -> Callable[[], str]:
+            def action() -> str:
+                ran.append(params)
+                if fails:
+                    raise ToolFailure(f"gateway timeout ({params})")
+                return f"done with {params}"
+
+            return action
+
+        tried = [outcome(lambda params=params, fails=fails: lab.run_once(
+                     keys, f"idem-after-{name}", params, charge(params, fails)),
+                         describe=lambda e: _raised(e, ToolFailure))
+                 for params, fails in sequence]
+        other_after_failure[name] = {"calls": tried, "ran": ran}
     quiet = _QuietTools()
     quiet_executor = lab.IdempotentTools(quiet, MemoryKeyStore(), "task-q")
     quiet_replies = outcome(lambda: [quiet_executor("clean_logs", "{}") for _ in range(3)])
@@ -1050,10 +1303,21 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "executor": executor,
         "cleared": cleared,
         "copying_store": copy_calls,
+        "other_after_failure": other_after_failure,
         "quiet_replies": quiet_replies,
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
     }
+
+
+#: One key run with params that fail (True) or succeed (False), in turn: after a failure the
+#: key is gone, so the next params run whatever they are.
+OTHER_PARAMS_AFTER_FAILURE: dict[str, tuple[tuple[str, bool], ...]] = {
+    "once": (("charge:5", True), ("charge:7", False)),
+    "twice": (("charge:5", True), ("charge:7", True), ("charge:9", False)),
+    "back_to_the_first": (("refund:10", True), ("refund:99", True), ("refund:10", False)),
+    "empty_params": (("", True), ('{"force":true}', False)),
+}
 
 
 class _GapWatchingKeyStore(MemoryKeyStore):
@@ -1116,7 +1380,37 @@ class _QuietTools(DevOpsTools):
         return ""
 
 
-def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str, Any]:
+class _LineUp:
+    """Holds each of two racing threads at its first store operation until the other has
+    reached its own: every racer has looked before any writes. Unlike the kit's
+    :class:`~labs.kit.race.Rendezvous` it says when the line-up timed out (a racer that
+    never arrived: the submission serialises the racers, which the contract allows), so
+    that the rounds stop there instead of waiting once more in each; and it holds no one
+    until it is armed (the set-up before the race runs through)."""
+
+    def __init__(self) -> None:
+        self._barrier = threading.Barrier(2, timeout=MEET_WAIT)
+        self._met = threading.local()
+        self.armed = True
+        self.timed_out = False
+
+    def meet(self) -> None:
+        if not self.armed or getattr(self._met, "done", False):
+            return
+        self._met.done = True
+        try:
+            self._barrier.wait()
+        except threading.BrokenBarrierError:
+            self.timed_out = True  # the other racer never came: nothing to line up with
+
+
+def _lined_up(store: Any) -> _LineUp:
+    """Puts a :class:`_LineUp` in place of a kit lined-up store's rendezvous."""
+    store.rendezvous = _LineUp()
+    return store.rendezvous
+
+
+def _race(call: Callable[[], Any], *in_progress: type[BaseException]) -> dict[str, Any]:
     """``call`` in two threads released together, each thread's first read lined up with
     the other's; what each got, or ``hung``."""
     finishes = race(call, join=RACE_JOIN)
@@ -1125,7 +1419,7 @@ def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str
     return {
         "hung": False,
         "outcomes": [
-            outcome(finish.unwrap, describe=lambda e: _raised(e, in_progress))
+            outcome(finish.unwrap, describe=lambda e: _raised(e, *in_progress))
             for finish in finishes
         ],
     }
@@ -1133,10 +1427,12 @@ def _race(call: Callable[[], Any], in_progress: type[BaseException]) -> dict[str
 
 def _task_races(lab: ModuleType, rounds: int, state: TaskState,
                 ticks: Iterator[int]) -> list[dict[str, Any]]:
-    """``rounds`` races of two executors on one task in ``state``, until one hangs."""
+    """``rounds`` races of two executors on one task in ``state``, until one hangs or the
+    racers cannot be lined up."""
     found = []
     for round_ in range(rounds):
         store = LinedUpTaskStore()
+        lineup = _lined_up(store)
         task = Task(id=f"task-race-{state.value}-{round_}", user_input="deploy web",
                     state=state, created_at=0.0, updated_at=0.0,
                     error="ToolFailure: gateway timeout" if state is TaskState.FAILED else None)
@@ -1145,8 +1441,8 @@ def _task_races(lab: ModuleType, rounds: int, state: TaskState,
         raced = _race(lambda: lab.execute_task(store, task.id, work,
                                                now=lambda: float(next(ticks))),
                       lab.TaskInProgress)
-        found.append({"work_runs": work.runs, **raced})
-        if raced["hung"]:
+        found.append({"work_runs": work.runs, "lined_up": not lineup.timed_out, **raced})
+        if raced["hung"] or lineup.timed_out:
             break
     return found
 
@@ -1154,22 +1450,26 @@ def _task_races(lab: ModuleType, rounds: int, state: TaskState,
 @SCENARIOS.scenario
 def concurrency(lab: ModuleType) -> dict[str, Any]:
     """Two threads execute one task, then run one key, at the same moment, round after
-    round; the work takes a few real milliseconds."""
+    round; the work takes a few real milliseconds. A race whose racers cannot be lined up
+    (the submission serialises them: one waits while the other holds the line-up) stops
+    after that round and says so (``lined_up``), instead of waiting once more per round."""
     ticks = itertools.count(1)
     tasks = _task_races(lab, RACE_ROUNDS, TaskState.PENDING, ticks)
     failed_tasks = _task_races(lab, RACE_ROUNDS // 5, TaskState.FAILED, ticks)
     keys = []
     for _ in range(RACE_ROUNDS):
         store_keys = LinedUpKeyStore()
+        lineup = _lined_up(store_keys)
         work = _Work(None, 0.003, "charged 5 EUR")
         raced = _race(lambda: lab.run_once(store_keys, "idem-race", "charge:5", lambda: work(None)),
                       lab.KeyInProgress)
-        keys.append({"work_runs": work.runs, **raced})
-        if raced["hung"]:
+        keys.append({"work_runs": work.runs, "lined_up": not lineup.timed_out, **raced})
+        if raced["hung"] or lineup.timed_out:
             break
     other_params = []
     for _ in range(RACE_ROUNDS // 5):
         store_keys, turn = LinedUpKeyStore(), itertools.count()
+        lineup = _lined_up(store_keys)
         work = _Work(None, 0.003, "charged")
 
         def charge_own_amount() -> str:
@@ -1178,8 +1478,141 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
                                 lambda: work(None))
 
         raced = _race(charge_own_amount, lab.IdempotencyConflict)
-        other_params.append({"work_runs": work.runs, **raced})
-        if raced["hung"]:
+        other_params.append({"work_runs": work.runs, "lined_up": not lineup.timed_out,
+                             **raced})
+        if raced["hung"] or lineup.timed_out:
             break
     return {"tasks": tasks, "failed_tasks": failed_tasks, "keys": keys,
             "other_params": other_params}
+
+
+class _SharedKeyTable:
+    """One table of idempotency keys, as a database holds it: every handle opened on it
+    sees the same records, and its insert-if-absent is atomic across handles (the
+    database's ``INSERT ... ON CONFLICT DO NOTHING``); a lock of a handle's user is not."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, KeyRecord] = {}
+        self.lock = threading.Lock()
+        self.lineup = _LineUp()
+
+
+class _KeyHandle:
+    """One handle on a :class:`_SharedKeyTable` (a connection, another process's store
+    object), with exactly the methods of the ``KeyStore`` protocol. Each racing thread's
+    first operation is lined up so that every racer has looked before any writes: a read
+    (``get``, or a ``put_if_absent`` that finds a record) waits after it has read, a write
+    (an insert, ``put``, ``delete``) waits before it writes."""
+
+    def __init__(self, table: _SharedKeyTable) -> None:
+        self._table = table
+
+    def get(self, key: str) -> KeyRecord | None:
+        with self._table.lock:
+            found = self._table.records.get(key)
+        self._table.lineup.meet()
+        return found
+
+    def put_if_absent(self, record: KeyRecord) -> KeyRecord | None:
+        _require_record(record)
+        with self._table.lock:
+            found = self._table.records.get(record.key)
+        if found is not None:  # a look: it is over before the other racer writes
+            self._table.lineup.meet()
+            return found
+        self._table.lineup.meet()
+        with self._table.lock:  # the insert itself, atomic as the database's
+            found = self._table.records.get(record.key)
+            if found is None:
+                self._table.records[record.key] = record
+            return found
+
+    def put(self, record: KeyRecord) -> None:
+        _require_record(record)
+        self._table.lineup.meet()
+        with self._table.lock:
+            self._table.records[record.key] = record
+
+    def delete(self, key: str) -> None:
+        self._table.lineup.meet()
+        with self._table.lock:
+            self._table.records.pop(key, None)
+
+
+def _require_record(record: object) -> None:
+    if not isinstance(record, KeyRecord):
+        raise TypeError(f"a key store keeps KeyRecord objects, not {type(record).__name__}")
+
+
+#: Rounds of each shared-table race: the line-up decides each one, so a few are plenty.
+SHARED_ROUNDS = 4
+
+
+def _shared_table_races(modules: list[ModuleType], *, handles: int,
+                        fail_first: bool) -> list[dict[str, Any]]:
+    """Races of two callers on one key of one shared table, until one hangs or the racers
+    cannot be lined up: each racer through ``modules[i]`` (the same module, or one loaded
+    afresh as another process), over its own handle (``handles=2``) or one handle shared.
+    With ``fail_first`` the key's action has failed once before (alone): the racers retry
+    it."""
+    found = []
+    in_progress = tuple(module.KeyInProgress for module in modules)
+    for _ in range(SHARED_ROUNDS):
+        table = _SharedKeyTable()
+        opened = [_KeyHandle(table) for _ in range(handles)]
+        retry: Any = None
+        if fail_first:
+            table.lineup.armed = False
+            retry = outcome(lambda: modules[0].run_once(opened[0], "idem-shared", "charge:5",
+                                                        _fails), describe=lambda e: _raised(e, ToolFailure))
+            table.lineup.armed = True
+        work, turn = _Work(None, 0.0, "charged 5 EUR"), itertools.count()
+
+        def charge() -> str:
+            index = next(turn) % 2
+            return modules[index].run_once(opened[index % handles], "idem-shared", "charge:5",
+                                           lambda: work(None))
+
+        raced = _race(charge, *in_progress)
+        found.append({"work_runs": work.runs, "lined_up": not table.lineup.timed_out,
+                      "failed_first": retry, **raced})
+        if raced["hung"] or table.lineup.timed_out:
+            break
+    return found
+
+
+def _fails() -> str:
+    raise ToolFailure("gateway timeout")
+
+
+@SCENARIOS.scenario
+def shared_table(lab: ModuleType) -> dict[str, Any]:
+    """Two callers claim one key of one table at the same moment, each through its own
+    handle (as two executors on lab 04's store opened twice do), from one process and from
+    two; and two callers retry a key whose action failed, at the same moment."""
+    fresh = _another_process(lab)
+    alone_runs: list[int] = []
+
+    def flaky() -> str:
+        alone_runs.append(1)
+        if len(alone_runs) == 1:
+            raise ToolFailure("gateway timeout")
+        return "charged on the retry"
+
+    table = _SharedKeyTable()
+    table.lineup.armed = False
+    alone = [outcome(lambda: lab.run_once(_KeyHandle(table), "idem-alone", "charge:5", flaky),
+                     describe=lambda e: _raised(e, ToolFailure)) for _ in range(2)]
+    replays: list[int] = []
+    replayed = [outcome(lambda: lab.run_once(_KeyHandle(table), "idem-replay", "charge:5",
+                                             lambda: replays.append(1) or "charged once"))
+                for _ in range(2)]
+    return {
+        "replay_alone": {"calls": replayed, "runs": len(replays)},
+        "two_handles": _shared_table_races([lab, lab], handles=2, fail_first=False),
+        "two_processes": _shared_table_races([lab, fresh], handles=2, fail_first=False),
+        "retry_alone": {"calls": alone, "runs": len(alone_runs)},
+        "failed_key": _shared_table_races([lab, lab], handles=1, fail_first=True),
+        "failed_key_two_handles": _shared_table_races([lab, lab], handles=2,
+                                                      fail_first=True),
+    }
