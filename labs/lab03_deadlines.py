@@ -138,10 +138,12 @@ def call_llm(
     - Before every attempt take the request's timeout from ``deadline.timeout(step_timeout)``
       (this raises :class:`DeadlineExceeded` when no time is left) and send it with the
       request: ``create(model=..., messages=..., tools=..., timeout=timeout)``, one number,
-      so that connecting, reading, writing and waiting for a connection all get it.
+      so that connecting, reading, writing and waiting for a connection all get it. The
+      request carries every one of ``messages``, in order, as given.
     - A permanent error (not ``is_transient``) is raised at once, as it is. A timed-out
       request (``openai.APITimeoutError``) is transient like the others.
-    - After a transient failure: on the last attempt raise lab 01's ``RetryError`` from it.
+    - After a transient failure: on the last attempt raise lab 01's ``RetryError`` from it
+      (with ``max_attempts=1`` the first attempt is the last: ``RetryError(1, error)``).
       Otherwise the wait is the server's delay (``server_delay``, capped at
       ``policy.max_delay``) or ``backoff_delay(attempt_index, policy, rng)``. If that wait
       would not end before the deadline (``wait >= deadline.remaining()``), do not sleep:
@@ -174,10 +176,12 @@ def run_agent(
        ``run.llm_tokens`` has reached ``max_llm_tokens`` →
        ``BudgetExceeded("max_llm_tokens", ...)``. No request is sent after any of them.
     2. Ask the model with :func:`call_llm` (the run's messages, the deadline, the step
-       timeout, ``policy``, ``sleep``, ``rng``, ``model``).
+       timeout, ``policy``, ``sleep``, ``rng``, ``model``). Every request, with its
+       timeout, sends the run's whole conversation so far: ``run.messages`` as it stands,
+       no window, no trimming.
     3. Count the turn once its answer is in: ``run.steps += 1``,
-       ``run.llm_tokens += usage.total_tokens``; append the reply with
-       ``assistant_message``.
+       ``run.llm_tokens += usage.total_tokens``, as the response reports it (a usage of 0
+       tokens counts 0, never an estimate); append the reply with ``assistant_message``.
     4. No tool calls: the run is completed, ``run.result`` is the reply's text; return.
        Else append the tool results (``run_tool_calls(reply, tools.execute)``) and go on.
 

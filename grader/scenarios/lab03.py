@@ -10,6 +10,7 @@ retries as it answered the request they repeat, and counts them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import random
 import sys
@@ -630,6 +631,7 @@ def call_cases() -> list[CallCase]:
                               tuple(policy.items()), tuple(answers) + (Answer("ok"),),
                               seed=rng.randint(1, 10**6)))
     cases += _mixed_cases()
+    cases += _few_attempts_cases()
     cases.append(CallCase("timeout-and-conflict", 60.0, 0.0, 10.0,
                           (("max_attempts", 4), ("base_delay", 1.0), ("factor", 2.0),
                            ("max_delay", 60.0)),
@@ -682,6 +684,40 @@ def _mixed_cases() -> list[CallCase]:
     return cases
 
 
+#: The seed of the third batch: policies of one to three attempts.
+FEW_ATTEMPTS_SEED = 3011
+
+
+def _few_attempts_cases() -> list[CallCase]:
+    """Calls whose policy allows one to three attempts (``max_attempts=1`` most often:
+    the first attempt is the last), against servers that time out, refuse, fail
+    transiently or for good, or answer; with and without jitter."""
+    rng = random.Random(FEW_ATTEMPTS_SEED)
+    cases = []
+    for number in range(24):
+        deadline = rng.choice((20.0, 60.0, 300.0))
+        step_timeout = rng.choice((2.0, 5.0, 10.0, 30.0))
+        late = rng.choice((0.0, 0.0, deadline / 3, deadline - step_timeout / 2))
+        late = max(0.0, min(late, deadline - 0.5))
+        jitter = number % 4 == 3
+        policy = {"max_attempts": rng.choice((1, 1, 1, 2, 3)),
+                  "base_delay": rng.choice((0.5, 1.0, 2.0)), "factor": 2.0,
+                  "max_delay": 60.0, **({"jitter": True} if jitter else {})}
+        answers = []
+        for _ in range(policy["max_attempts"] + 1):
+            kind = rng.choice(("timeout", "timeout", "503", "429", "500", "connect", "ok",
+                               "400"))
+            latency = 0.0 if kind == "timeout" else rng.choice((0.0, 0.5, step_timeout * 1.5))
+            retry_after = rng.choice((None, 1, 5)) if kind == "429" else None
+            answers.append(Answer(kind, latency, retry_after))
+            if kind in ("ok", "400"):
+                break
+        cases.append(CallCase(f"few-{number + 1}", deadline, late, step_timeout,
+                              tuple(policy.items()), tuple(answers),
+                              seed=rng.randint(1, 10**6) if jitter else None))
+    return cases
+
+
 @SCENARIOS.scenario
 def generated_calls(lab: ModuleType) -> dict[str, Any]:
     """Every generated call, and its twin: the same call against a server that answers a
@@ -695,4 +731,110 @@ def generated_calls(lab: ModuleType) -> dict[str, Any]:
                 policy=case.settings, elapsed_first=case.late,
                 rng=None if case.seed is None else random.Random(case.seed),
                 random_seed=case.random_seed, timeouts_as=timeouts_as)
+    return seen
+
+
+# -- generated runs: what each request sends, what each turn costs ------------------------
+
+
+#: The seed the generated runs come from.
+RUNS_SEED = 3010
+
+#: Tool calls a generated turn may ask for, with their arguments.
+_TOOL_CHOICES = (("check_disk", None), ("check_status", {"service": "web"}),
+                 ("build_config", {"service": "web", "version": "2.4.1"}),
+                 ("verify", {"service": "web"}), ("clean_logs", None))
+
+
+@dataclass(frozen=True)
+class RunCase:
+    """One generated ``run_agent``: its turns (each the tool calls it asks for, none for
+    the final answer, and the usage it reports), which turns meet a 503 first, and the
+    token budget (``max_llm_tokens``)."""
+
+    name: str
+    turns: tuple[tuple[tuple[str, ...], tuple[int, int]], ...]
+    failing_first: tuple[int, ...]
+    max_llm_tokens: int
+
+    def script(self) -> list[Step]:
+        steps: list[Step] = []
+        for number, (names, (prompt, completion)) in enumerate(self.turns):
+            if number in self.failing_first:
+                steps.append(failure(503))
+            calls = [tool_call(name, dict(_TOOL_CHOICES)[name],
+                               id=f"call_{self.name}_{number}_{k}")
+                     for k, name in enumerate(names)]
+            steps.append(reply(None if calls else f"{self.name} done", tool_calls=calls,
+                               latency=0.5, prompt_tokens=prompt, completion_tokens=completion))
+        return steps
+
+
+def _usage(rng: random.Random) -> tuple[int, int]:
+    """A turn's usage, 0 tokens as often as not (a server may report none)."""
+    return rng.choice(((0, 0), (0, 0), (0, rng.randint(1, 40)), (rng.randint(1, 400), 0),
+                       (rng.randint(1, 400), rng.randint(1, 40))))
+
+
+def run_cases() -> list[RunCase]:
+    """Conversations of one to eight tool turns (one to three tools each) and a final
+    answer, some turns met first by a 503, usages of 0 tokens among the others; half with
+    a roomy token budget, half with one that runs out (or is reached exactly, or is 1
+    token, which turns of 0 tokens never reach)."""
+    rng = random.Random(RUNS_SEED)
+    cases = []
+    for number in range(16):
+        tool_turns = rng.choice((1, 3, 4, 5, 6, 7, 8))
+        turns = [(tuple(rng.choice(_TOOL_CHOICES)[0] for _ in range(rng.randint(1, 3))),
+                  _usage(rng)) for _ in range(tool_turns)]
+        turns.append(((), _usage(rng)))
+        failing = tuple(n for n in range(len(turns)) if rng.random() < 0.2)
+        totals = [p + c for _, (p, c) in turns]
+        cut = rng.randint(1, len(totals))
+        max_tokens = 10**9 if number % 2 == 0 else rng.choice(
+            (1, 1, max(1, sum(totals[:cut])), sum(totals[:cut]) + 1))
+        cases.append(RunCase(f"run-{number + 1}", tuple(turns), failing, max_tokens))
+    return cases
+
+
+def _sent(message: Any) -> list[Any]:
+    """One message as ``[role, a digest of its text, tool_call_id, the ids of its tool
+    calls]``: enough to tell two messages apart, small enough to list for every request."""
+    if not isinstance(message, dict):
+        return [type_name(message), None, None, []]
+    calls = message.get("tool_calls") or []
+    content = message.get("content")
+    text = hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()[:12] \
+        if isinstance(content, str) else None
+    return [plain(message.get("role")), text,
+            plain(message.get("tool_call_id")),
+            [plain(c.get("id")) if isinstance(c, dict) else None for c in calls]
+            if isinstance(calls, list) else []]
+
+
+@SCENARIOS.scenario
+def generated_runs(lab: ModuleType) -> dict[str, Any]:
+    """Every generated run: what it ended with, and the messages of each request it sent
+    next to the run's own messages."""
+    seen = {}
+    for case in run_cases():
+        with _clocked(case.script()) as (clock, llm, process_sleeps):
+            run = AgentRun.start(GOAL, Budget(max_steps=50, max_wall_time=10_000.0,
+                                              max_llm_tokens=case.max_llm_tokens))
+            tools = DevOpsTools(clock=clock)
+            found = outcome(
+                lambda: lab.run_agent(
+                    llm.client(max_retries=0), run, tools,
+                    policy=_policy(max_attempts=3, base_delay=1.0), sleep=clock.sleep,
+                    clock=clock.monotonic, step_timeout=30.0),
+                keep=lambda value: value is run,
+                describe=lambda e: _raised(e, lab),
+            )
+            found["run"] = _run_fields(run)
+            found["run"]["messages"] = [_sent(m) for m in run.messages]
+            found["sent"] = [[_sent(m) for m in r.messages]
+                             for r in llm.requests if not r.client_retry]
+            found["spent_before"] = [0, 0]
+            found["budget_s"] = 10_000.0
+            seen[case.name] = _timing(found, clock, llm, process_sleeps)
     return seen
