@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+
 import pytest
 
-from grader.checklist import LABS
+from grader.checklist import LABS, LABS_BY_ID
+from grader.observe import ScenarioAbort
 from grader.run import is_built
-from tests.conftest import grade_json, items_of
+from grader.scenarios import scenarios_of
+from tests.conftest import REPO, grade_json, items_of
 
 BUILT = [lab for lab in LABS if is_built(lab)]
 
@@ -58,3 +64,30 @@ def test_json_shape(on_solutions):
 
 def test_sandbox_isolation_reported(on_solutions):
     assert set(on_solutions["sandbox"]) == {"filesystem", "network", "processes"}
+
+
+@pytest.mark.parametrize("lab", BUILT, ids=lambda lab: lab.id)
+def test_on_the_stubs_every_scenario_stops_on_what_is_not_written(lab, monkeypatch):
+    """A scenario meeting an unwritten function aborts naming it ("not implemented: X"),
+    the reason a student's report shows; it never crashes on the stub's
+    ``NotImplementedError``. Run in this process, with the reference solutions standing in
+    for the earlier labs, as the child does."""
+    for earlier in lab.uses:
+        module = LABS_BY_ID[earlier].module
+        monkeypatch.setitem(sys.modules, f"labs.{module}",
+                            importlib.import_module(f"solutions.{module}"))
+    spec = importlib.util.spec_from_file_location(
+        f"stub_{lab.module}", REPO / "labs" / f"{lab.module}.py")
+    stub = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, stub)
+    spec.loader.exec_module(stub)
+    crashed = {}
+    for name, scenario in scenarios_of(lab.id).items():
+        try:
+            scenario(stub)
+        except ScenarioAbort as abort:
+            if not str(abort).startswith("not implemented: "):
+                crashed[name] = str(abort)
+        except BaseException as error:  # noqa: BLE001 - every escape is the defect shown
+            crashed[name] = repr(error)
+    assert not crashed, crashed

@@ -36,7 +36,7 @@ from unittest import mock
 import httpx
 import openai
 
-from grader.observe import describe_error, outcome, plain, type_name
+from grader.observe import describe_error, outcome, plain, required, type_name
 from grader.scenarios import Registry, raised_from
 from labs.kit.clock import PROCESS_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
@@ -1445,8 +1445,8 @@ def _run_shared(lab: ModuleType, case: SharedRng, *, rng: random.Random | None
     if case.via == "llm":
         steps = [_step(attempt, SUCCESS) for call in case.calls for attempt in call]
         with _run(steps + [reply(TOO_LATE)]) as (llm, clock, waits):
-            wrapper = lab.RetryingLLM(llm.client(max_retries=0), policy=policy,
-                                      sleep=waits.sleep, rng=rng)
+            wrapper = required(lambda: lab.RetryingLLM(
+                llm.client(max_retries=0), policy=policy, sleep=waits.sleep, rng=rng))
             for _call in case.calls:
                 before = waits.requests()
                 ends.append(outcome(lambda: wrapper.complete(PROMPT), keep=_content,

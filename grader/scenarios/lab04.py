@@ -707,7 +707,7 @@ def sqlite_threads(lab: ModuleType) -> dict[str, Any]:
     """Eight threads saving their own task twenty times each, all at once; then eight
     threads claiming one pending task at the same moment."""
     path = _folder() / "tasks.sqlite"
-    store = lab.SqliteStore(path)
+    store = required(lambda: lab.SqliteStore(path))
     errors: list[dict[str, Any]] = []
     claims: list[bool] = []
     start = threading.Barrier(8)
