@@ -27,7 +27,8 @@ the DevOps tools and the agent loop (``labs.kit.agent.run_agent``). Complete eve
 and method that raises ``NotImplementedError``; keep the names and signatures.
 
 Time: timestamps come from the ``now`` you are given (seconds since the epoch), never from
-``time.time()`` or ``datetime.now()`` directly.
+``time.time()`` or ``datetime.now()`` directly. A stamp is ``now()`` as read, fractions of a
+second included: no rounding, no ``int()``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def create_task(store: TaskStore, user_input: str, *, now: Clock = time.time) ->
       is seeded again before each ``create_task`` (the notebook and lab 01 seed it to make
       runs reproducible): never build it from the time or from ``random``. ``uuid4`` will
       do.
-    - ``state`` is pending; ``created_at`` and ``updated_at`` are both ``now()``.
+    - ``state`` is pending; ``created_at`` and ``updated_at`` are both one reading of
+      ``now()`` (read the clock once: a clock may move on at every reading).
     - The task is saved to ``store`` before it is returned.
     """
     raise NotImplementedError("create_task")
@@ -108,8 +110,13 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
       every other field are kept as the task you read holds them.
       If that returns False, someone else claimed it first: return the result if the task
       is completed by now, else raise :class:`TaskInProgress`. Never call ``work`` then.
-    - Call ``work(running_task)``. On success save the task completed with the result; if
-      ``work`` raises an ``Exception``, save it failed with ``error`` set to
+    - Call ``work(running_task)``. On success save the task completed with the result (its
+      ``state`` the ``TaskState`` member itself, not its text, so that the state
+      comparisons of any store find it completed again); if ``work`` raises any
+      ``Exception`` (this lab's own included: a work that executes a sub-task or makes a
+      keyed call may raise :class:`TaskNotFound`, :class:`TaskInProgress`,
+      :class:`KeyInProgress` or :class:`IdempotencyConflict`, and that is its failure
+      too), save it failed with ``error`` set to
       ``"<ExceptionType>: <message>"`` of that exception (the one ``work`` raised, not
       what it was raised from; ``<ExceptionType>`` is its class's ``__name__``, whatever
       the class, an ``ExceptionGroup`` included: its own text, not a sub-exception's) and
@@ -153,7 +160,8 @@ def idempotency_key(task_id: str, tool_name: str, arguments: str | Mapping[str, 
 def run_once(keys: KeyStore, key: str, params: str, action: Callable[[], str]) -> str:
     """Run ``action`` at most once under ``key``, and return its result.
 
-    ``params`` is the canonical text of the parameters the caller sends with the key.
+    ``params`` is the canonical text of the parameters the caller sends with the key: any
+    Unicode text, non-ASCII characters included (compare params with ``==``).
 
     - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``. The
       claim is only what ``put_if_absent`` says: two ``KeyStore`` objects may share one
@@ -165,8 +173,9 @@ def run_once(keys: KeyStore, key: str, params: str, action: Callable[[], str]) -
       :class:`KeyInProgress`; done, return the stored result without calling ``action``.
     - Otherwise call ``action()``. On success store the record as done with the result and
       return the result. If it raises (anything), delete the key so that a later call runs
-      the action again, and re-raise: a failure is never stored as a result. After a
-      failure the key is gone: the same key with other ``params`` then runs (no conflict),
+      the action again, and re-raise: a failure is never stored as a result, whatever the
+      exception carries (an ``output`` or ``stdout``, as ``subprocess.CalledProcessError``
+      has, included). After a failure the key is gone: the same key with other ``params`` then runs (no conflict),
       and two callers retrying a failed key at once run the action once.
     """
     raise NotImplementedError("run_once")
@@ -194,6 +203,9 @@ class IdempotentTools:
           it with ``tools.execute(name, arguments)``. Every tool in ``SIDE_EFFECTS``
           counts, and the reply is returned as the tool gave it.
           Two calls that differ only in ``tool_call_id``, key order or spacing run once
-          and both get the same reply.
+          and both get the same reply. Arguments may hold any Unicode text.
+        - A failing call leaves the other calls' keys as they are: a repeat of a call that
+          succeeded earlier in the task is answered from the store, even after another
+          call failed.
         """
         raise NotImplementedError("IdempotentTools.__call__")

@@ -1206,3 +1206,240 @@ def test_other_params_on_a_running_key_conflict(observe):
             f"key holds {seen['record']}; expected your IdempotencyConflict, the record "
             "left as it was"
         )
+
+
+# -- round 11: the clock read once and as it is; the lab's own errors; Unicode params;
+#    failures carrying output; repeats after another call failed; a claim lost to a run
+#    that finished ---------------------------------------------------------------------
+
+
+def _stamps(history):
+    return [(entry.get("state"), entry.get("created_at"), entry.get("updated_at"))
+            for entry in history]
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_a_new_task_is_stamped_with_one_reading_of_now(observe):
+    runs = observe("ticking_clock")["runs"]
+    for run in runs:
+        history, readings = run["history"], run["readings"]
+        if not history or history[0].get("state") != "pending":
+            continue  # nothing saved pending: the states check says so
+        made = readings[:run["after_create"]]
+        created, updated = history[0]["created_at"], history[0]["updated_at"]
+        assert created == updated and created in made, (
+            f"create_task with a now() that moves on at every reading (by fractions of a "
+            f"second; it read {made}): the pending task was saved with created_at "
+            f"{created!r} and updated_at {updated!r}; expected both to be one reading of "
+            "now(), as read (read the clock once and stamp both with it; no rounding)"
+        )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_stamps_are_now_as_read_with_a_clock_that_ticks(observe):
+    runs = observe("ticking_clock")["runs"]
+    for run in runs:
+        history, readings = run["history"], run["readings"]
+        executions, work_at = run["executions"], run["work_at"]
+        finals = ["failed" if "raised" in e else "completed" for e in executions]
+        expected_states = ["pending"] + [s for final in finals for s in ("running", final)]
+        if [entry.get("state") for entry in history] != expected_states \
+                or len(work_at) != len(executions):
+            continue  # the states, and the runs of the work, are checked elsewhere
+        created = history[0]["created_at"]
+        problems = []
+        for number, (execution, at) in enumerate(zip(executions, work_at)):
+            running, final = history[1 + 2 * number], history[2 + 2 * number]
+            before = readings[execution["before"]:at]
+            after = readings[at:execution["after"]]
+            if running["updated_at"] not in before:
+                problems.append(f"saved running with updated_at {running['updated_at']!r}, "
+                                f"not one of the readings before the work {before}")
+            if final["updated_at"] not in after:
+                problems.append(f"saved {final['state']} with updated_at "
+                                f"{final['updated_at']!r}, not one of the readings after the "
+                                f"work {after}")
+            if running["created_at"] != created or final["created_at"] != created:
+                problems.append(f"created_at became {running['created_at']!r}, then "
+                                f"{final['created_at']!r}; it was {created!r}")
+        assert not problems, (
+            f"a task that {run['ending']}, with a now() that moves on at every reading, by "
+            f"fractions of a second: {problems[0]}; every stamp is now() as read, fractions "
+            "of a second included (no int(), no round()), and created_at never changes"
+        )
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_the_labs_own_errors_from_the_work_fail_the_task(observe):
+    seen = observe("lifecycle")["own_failures"]
+    problems = []
+    for name, case in seen.items():
+        raised = case["work_raised"]
+        if raised is None:
+            continue  # the sub-task or keyed call did not raise: other items say why
+        expected = f"{raised['type']}: {raised['text']}"
+        if case["states"] != ["pending", "running", "failed"] \
+                or case["final"].get("error") != expected:
+            problems.append(f"a work that {name} ({raised['type']}): the store saw "
+                            f"{case['states']}, ending with error="
+                            f"{case['final'].get('error')!r}; expected running, then failed "
+                            f"with error={expected!r}")
+        elif not (case["executed"].get("raised") or {}).get("itself"):
+            problems.append(f"a work that {name}: execute_task "
+                            f"{raised_type(case['executed'])}; expected the {raised['type']} "
+                            "the work raised, re-raised itself")
+    assert not problems, (
+        problems[0] + " (every Exception the work raises fails the task, the lab's own "
+        "TaskNotFound, TaskInProgress, KeyInProgress and IdempotencyConflict included: they "
+        "are the work's failure, not how this task was called; let none pass the except "
+        "that records the failure)"
+    )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_a_claim_lost_to_a_run_that_finished_gets_its_end(observe):
+    seen = observe("lost_to_a_finished_run")
+    for name, case in seen.items():
+        other, result = case["other"], case["other_result"]
+        if other is None:
+            continue  # no compare_and_set to lose: the race checks say so
+        ended = "failed" if result is None else "completed"
+        if case["other_states"] != ["running", ended] or (
+                other.get("returned") != result if result is not None
+                else not (other.get("raised") or {}).get("expected_type")):
+            continue  # the other executor's run alone went wrong: task-lifecycle says so
+        lost = case["lost"]
+        if result is None:
+            right = (lost.get("raised") or {}).get("expected_type")
+            wanted = "your TaskInProgress (its run failed: not this executor's to retry)"
+        else:
+            right = lost.get("returned") == result
+            wanted = f"{result!r}, the result it saved (completed is the state)"
+        assert right and case["work_runs"] == 0 and case["saves_after_other"] == 0, (
+            f"a task {name.split(',')[0]}, executed by two executors: the other one claimed "
+            f"it between this one's read and its compare_and_set and ran it to its end "
+            f"({ended}, saved by your own execute_task); this one then "
+            f"{raised_type(lost)}, its work ran {case['work_runs']} time(s), "
+            f"{case['saves_after_other']} save(s); expected {wanted}, no work and no save "
+            "(the completed state your execute_task saves must be found completed again: "
+            "save the TaskState member itself, and compare the state read back with it)"
+        )
+
+
+@pytest.mark.item("lab02.concurrent-once")
+def test_a_key_still_running_with_unicode_params_is_in_progress(observe):
+    seen = observe("key_in_progress")
+    from grader.scenarios.lab02 import unicode_params
+    wrong = [f"{params}: {raised_type(got)}"
+             for (params, _other), got in zip(unicode_params(), seen["unicode_same"])
+             if not (got.get("raised") or {}).get("expected_type")]
+    assert not wrong and seen["unicode_runs"] == 0, (
+        "run_once on keys still running, with params that hold characters outside ASCII "
+        "(the same params as the running call's): " + "; ".join(wrong or ["-"])
+        + f", the action ran {seen['unicode_runs']} time(s); expected your KeyInProgress "
+        "for each, no run (params are any Unicode text: compare them with ==; "
+        "hmac.compare_digest refuses a str that is not ASCII)"
+    )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_unicode_params_mismatch_is_a_conflict(observe):
+    from grader.scenarios.lab02 import unicode_params
+    wrong = []
+    for (params, other), case in zip(unicode_params(), observe("params_mismatch")["unicode"]):
+        for order, (first, second) in (("as generated", (params, other)),
+                                       ("the other way round", (other, params))):
+            calls, ran = case[order]["calls"], case[order]["ran"]
+            if calls[0].get("returned") != f"refunded with {first}":
+                continue  # the first call failed: other items say why
+            if not (calls[1].get("raised") or {}).get("expected_type") or ran != [first]:
+                wrong.append(f"{first} then {second}: {raised_type(calls[1])}")
+    assert not wrong, (
+        "one key used with params holding characters outside ASCII, then with other params: "
+        + "; ".join(wrong) + "; expected your IdempotencyConflict, the action run once "
+        "(params are any Unicode text: compare them with ==; hmac.compare_digest refuses a "
+        "str that is not ASCII with TypeError)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_finished_key_with_unicode_params_returns_its_result(observe):
+    from grader.scenarios.lab02 import unicode_params
+    wrong = []
+    for (params, _other), case in zip(unicode_params(), observe("params_mismatch")["unicode"]):
+        first, second = case["replay"]["calls"]
+        if first.get("returned") != f"refunded with {params}":
+            continue  # the first call failed: other items say why
+        if second.get("returned") != first["returned"] or case["replay"]["ran"] != [params]:
+            wrong.append(f"{params}: {raised_type(second)}, the action ran "
+                         f"{len(case['replay']['ran'])} time(s)")
+    assert not wrong, (
+        "run_once twice with one key and params holding characters outside ASCII: "
+        + "; ".join(wrong) + "; expected the stored result the second time, without running "
+        "again (params are any Unicode text: compare them with ==)"
+    )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_repeated_unicode_deploy_runs_once(observe):
+    for case in observe("tool_dedup")["unicode"]:
+        if not case["same_key"]:
+            continue  # your idempotency_key tells the two calls apart: key-is-deterministic
+        calls = case["calls"].get("returned")
+        shown = json.dumps(case["arguments"], ensure_ascii=False)
+        replies = [c.get("returned") for c in calls] if isinstance(calls, list) else None
+        assert case["deployed"] == [f"{case['arguments']['service']}@"
+                                    f"{case['arguments']['version']}"] \
+                and replies and replies[0] is not None and replies[0] == replies[1], (
+            f"the executor asked twice for apply_deploy({shown}), the second time reordered "
+            f"and re-spaced: "
+            f"{[raised_type(c) for c in calls] if isinstance(calls, list) else raised_type(case['calls'])}"
+            f", the tools deployed {case['deployed']}; expected one deploy and its reply "
+            "for both (arguments are any Unicode text)"
+        )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_repeats_after_another_call_failed_are_answered(observe):
+    from grader.scenarios.lab02 import CALLS_AROUND_A_FAILURE
+    seen = observe("tool_dedup")["after_a_failure"]
+    for name, sequence in CALLS_AROUND_A_FAILURE.items():
+        case = seen[name]
+        if not case["keys_stable"]:
+            continue  # the same call gets other keys: key-is-deterministic says so
+        calls = case["calls"].get("returned")
+        assert isinstance(calls, list), f"IdempotentTools raised {raised_type(case['calls'])}"
+        first_reply: dict[tuple[str, str], str] = {}
+        problems = []
+        for (tool, arguments, fails), got in zip(sequence, calls):
+            if fails:
+                continue  # failure-not-cached judges the failed call itself
+            reply_ = got.get("returned")
+            if (tool, arguments) in first_reply and reply_ != first_reply[(tool, arguments)]:
+                problems.append(f"the repeated {tool}({arguments}) got {raised_type(got)}, "
+                                f"not the first call's {first_reply[(tool, arguments)]!r}")
+            first_reply.setdefault((tool, arguments), reply_)
+        succeeded = {tool for tool, _arguments, fails in sequence if not fails}
+        ran = {tool: case["ran"].get(tool, 0) for tool in succeeded}
+        expected = {tool: 1 for tool in succeeded}
+        assert not problems and ran == expected, (
+            f"one task's calls {name}: {problems[0] if problems else ''} the calls that "
+            f"succeeded ran {ran}; expected {expected}: a failing call leaves the other "
+            "calls' keys as they are (release its own key only), so a repeat of a call that "
+            "succeeded earlier is answered from the store, even after another call failed"
+        )
+
+
+@pytest.mark.item("lab02.failure-not-cached")
+def test_a_failure_carrying_output_is_not_a_result(observe):
+    seen = observe("failure_not_cached")["carrying_output"]
+    wrong = [f"{name}: then {raised_type(case['calls'][1])}, the action ran "
+             f"{case['runs']} time(s)" for name, case in seen.items()
+             if case["calls"][1].get("returned") != "ran again after the failure"
+             or case["runs"] != 2]
+    assert not wrong, (
+        "an action that failed once with an exception carrying what it printed (output, "
+        "stdout), then the same key again: " + "; ".join(wrong) + "; expected the action "
+        "to run again: a failure is never stored as a result, whatever the exception "
+        "carries (release the key)"
+    )

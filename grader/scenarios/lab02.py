@@ -16,6 +16,7 @@ import importlib.util
 import itertools
 import json
 import random
+import subprocess
 import sys
 import threading
 import zlib
@@ -135,6 +136,7 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "states": [_task(t)["state"] for t in store.history(f"task-{name}")],
                 "final": _task(store.get(f"task-{name}")),
             }
+        seen["own_failures"] = _own_failures(lab, clock)
         store = MemoryTaskStore()
         ahead = clock.now() + 3600.0  # stamped by a machine whose clock runs an hour ahead
         store.save(Task(id="task-stamped-ahead", user_input="deploy web", created_at=ahead,
@@ -167,6 +169,148 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
             and len(set(ids)) == 6,
         }
     return seen
+
+
+def _own_failure_works(lab: ModuleType, clock: FrozenClock) -> dict[str, Callable[[], Any]]:
+    """What a work may do that raises one of the lab's own exceptions: raise it itself, or
+    execute a sub-task or make a keyed call that raises it (an unknown sub-task, one running
+    elsewhere, a key another executor holds, a key reused with other params)."""
+    running = MemoryTaskStore()
+    running.save(Task(id="task-sub-running", user_input="rotate the logs",
+                      state=TaskState.RUNNING, created_at=clock.now(), updated_at=clock.now()))
+    held = MemoryKeyStore()
+    held.put(KeyRecord("idem-sub-held", "deploy:web"))
+    held.put(KeyRecord("idem-sub-done", "refund:10", done=True, result="refunded 10 EUR"))
+
+    def raises(error: Exception) -> Callable[[], Any]:
+        def work() -> Any:
+            raise error
+
+        return work
+
+    return {
+        "raises TaskNotFound": raises(lab.TaskNotFound("task-sub-1")),
+        "raises TaskInProgress": raises(lab.TaskInProgress("task-sub-2")),
+        "raises KeyInProgress": raises(lab.KeyInProgress("idem-sub-3")),
+        "raises IdempotencyConflict": raises(
+            lab.IdempotencyConflict("idem-sub-4", "refund:10", "refund:99")),
+        "executes an unknown sub-task": lambda: lab.execute_task(
+            MemoryTaskStore(), "task-sub-missing", lambda task: "sub-task done", now=clock.now),
+        "executes a sub-task running elsewhere": lambda: lab.execute_task(
+            running, "task-sub-running", lambda task: "sub-task done", now=clock.now),
+        "makes a keyed call another executor holds": lambda: lab.run_once(
+            held, "idem-sub-held", "deploy:web", lambda: "deployed"),
+        "reuses a key with other params": lambda: lab.run_once(
+            held, "idem-sub-done", "refund:99", lambda: "refunded 99 EUR"),
+    }
+
+
+def _own_failures(lab: ModuleType, clock: FrozenClock) -> dict[str, Any]:
+    """Tasks whose work raises one of the lab's own exceptions (raised by the work itself,
+    or by a sub-task or keyed call it makes): what the work raised (its class's name and
+    text, when it raised an Exception), what execute_task did, and the states saved."""
+    seen = {}
+    for number, (name, body) in enumerate(_own_failure_works(lab, clock).items()):
+        task_id = f"task-own-{number}"
+        store = MemoryTaskStore()
+        store.save(Task(id=task_id, user_input=f"deploy ({name})", created_at=clock.now(),
+                        updated_at=clock.now()))
+        raised: list[Any] = []
+
+        def work(task: Task, body: Callable[[], Any] = body,
+                 raised: list[Any] = raised) -> str:
+            try:
+                body()
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                raised.append({"type": type(error).__name__, "text": str(error),
+                               "error": error})
+                raise
+            return "sub-work done"
+
+        executed = outcome(lambda: lab.execute_task(store, task_id, work, now=clock.now),
+                           describe=lambda e, raised=raised: {
+                               **describe_error(e),
+                               "itself": bool(raised) and e is raised[0]["error"]})
+        seen[name] = {
+            "work_raised": ({"type": raised[0]["type"], "text": raised[0]["text"]}
+                            if raised else None),
+            "executed": executed,
+            "states": [_task(t)["state"] for t in store.history(task_id)],
+            "final": _task(store.get(task_id)),
+        }
+    return seen
+
+
+class _TickingClock:
+    """A ``now`` that moves on at every reading, by a fraction of a second, from a time
+    that is not a whole second: no two readings are the same instant, none is a whole
+    second. It keeps every reading, in order."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._next = 1767258000.0 + rng.uniform(0.05, 0.95)
+        self.readings: list[float] = []
+
+    def __call__(self) -> float:
+        value = self._next
+        self.readings.append(value)
+        step = self._rng.uniform(0.05, 0.95)
+        while float(int(value + step)) == value + step:
+            step = self._rng.uniform(0.05, 0.95)
+        self._next = value + step
+        return value
+
+
+#: The seed the ticking clocks' starts and steps come from.
+TICKING_SEED = 1102
+
+
+@SCENARIOS.scenario
+def ticking_clock(lab: ModuleType) -> dict[str, Any]:
+    """Tasks created and executed (to success, to failure, a failed one again) with a
+    ``now`` that moves on at every reading, by fractions of a second: which readings the
+    stamps of every version are, and where the work came among the readings."""
+    rng = random.Random(TICKING_SEED)
+    runs = []
+    for round_ in range(3):
+        for ending in ("completes", "fails", "fails, then completes"):
+            clock = _TickingClock(rng)
+            store = MemoryTaskStore()
+            created = outcome(lambda: lab.create_task(store, f"Free disk ({ending})",
+                                                      now=clock), keep=_task)
+            after_create = len(clock.readings)
+            task_id = store.saves[0].id if store.saves else None
+            marks: list[int] = []
+
+            def work(task: Task, fails: bool, marks: list[int] = marks,
+                     clock: _TickingClock = clock) -> str:
+                marks.append(len(clock.readings))
+                if fails:
+                    raise ToolFailure("disk is busy")
+                return "Freed 20GB on web-1"
+
+            executions = []
+            for fails in {"completes": (False,), "fails": (True,),
+                          "fails, then completes": (True, False)}[ending]:
+                before = len(clock.readings)
+                executions.append({
+                    "before": before,
+                    **outcome(lambda fails=fails: lab.execute_task(
+                        store, task_id, lambda task: work(task, fails), now=clock),
+                        describe=lambda e: _raised(e, ToolFailure)),
+                    "after": len(clock.readings)})
+            runs.append({
+                "ending": ending,
+                "created": created,
+                "after_create": after_create,
+                "work_at": marks,
+                "executions": executions,
+                "readings": list(clock.readings),
+                "history": [_task(t) for t in store.history(task_id)] if task_id else [],
+            })
+    return {"runs": runs}
 
 
 #: The seeds the process's ``random`` is seeded with again before each ``create_task``, as a
@@ -406,6 +550,68 @@ class _OvertakenStore(MemoryTaskStore):
         return super().compare_and_set(task, expected)
 
 
+class _FinishedMeanwhileStore(MemoryTaskStore):
+    """A store where, at the first ``compare_and_set`` (this executor's claim, after its
+    read), another executor runs the same task through this store to its end, with the
+    submission's own ``execute_task``: the claim then finds the task as that executor saved
+    it. (``other`` is only run once; its own claim goes through untouched.)"""
+
+    def __init__(self, other: Callable[[], Any]) -> None:
+        super().__init__()
+        self.other: Callable[[], Any] | None = other
+        self.other_outcome: dict[str, Any] | None = None
+        self.saves_after_other: int | None = None
+
+    def compare_and_set(self, task: Task, expected: TaskState) -> bool:
+        other, self.other = self.other, None
+        if other is not None:
+            self.other_outcome = outcome(other, describe=lambda e: _raised(e, ToolFailure))
+            self.saves_after_other = len(self.saves)
+        return super().compare_and_set(task, expected)
+
+
+#: How the other executor's run ends: the result its work returns, or None when it fails.
+FINISHED_MEANWHILE = {"completed": "rotated by the other executor",
+                      "completed quietly": "", "failed": None}
+
+
+@SCENARIOS.scenario
+def lost_to_a_finished_run(lab: ModuleType) -> dict[str, Any]:
+    """Two executors of one task (pending, or failed before), the second one run by the
+    submission between the first's read and its claim, all the way to its end (completed,
+    completed with '', or, for a pending task, failed): what the first one, which lost the
+    claim, does."""
+    seen: dict[str, Any] = {}
+    with FrozenClock(detached=True) as clock:
+        for start in (TaskState.PENDING, TaskState.FAILED):
+            for name, result in FINISHED_MEANWHILE.items():
+                if start is TaskState.FAILED and result is None:
+                    continue  # failed again: the state it was read in, so its claim may win
+                task_id = f"task-meanwhile-{start.value}-{name.replace(' ', '-')}"
+                other_work = _Work(clock, 3.0, result or "",
+                                   None if result is not None else ToolFailure("disk is busy"))
+                store = _FinishedMeanwhileStore(lambda: lab.execute_task(
+                    store, task_id, other_work, now=clock.now))
+                store.save(Task(id=task_id, user_input="rotate the logs on web-1",
+                                state=start, created_at=clock.now(), updated_at=clock.now(),
+                                error="ToolFailure: gateway timeout"
+                                if start is TaskState.FAILED else None))
+                work = _Work(clock, 3.0, "rotated by this executor")
+                lost = outcome(lambda: lab.execute_task(store, task_id, work, now=clock.now),
+                               describe=lambda e: _raised(e, lab.TaskInProgress))
+                seen[f"{start.value}, the other {name}"] = {
+                    "other_result": result,
+                    "other": store.other_outcome,
+                    "other_states": [_task(t)["state"] for t in store.history(task_id)][
+                        1:store.saves_after_other or 1],
+                    "lost": lost,
+                    "work_runs": work.runs,
+                    "saves_after_other": None if store.saves_after_other is None
+                    else len(store.saves) - store.saves_after_other,
+                }
+    return seen
+
+
 @SCENARIOS.scenario
 def claimed_elsewhere(lab: ModuleType) -> dict[str, Any]:
     """A task another executor is running; one it claims (and, once, completes) between
@@ -627,7 +833,24 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
                 key_of("clean_logs", "")]
     one_call = [reply(tool_calls=[tool_call("apply_deploy", deploy, id="call_w1")]),
                 reply("web is on 2.4.1")]
+    unicode = []
+    for number, arguments in enumerate(unicode_deploys()):
+        forms = (json.dumps(arguments, ensure_ascii=False),
+                 json.dumps(dict(reversed(list(arguments.items()))), ensure_ascii=False,
+                            separators=(" , ", " : ")))
+        tools = DevOpsTools()
+
+        def deploy_twice(tools: DevOpsTools = tools, forms: tuple[str, str] = forms,
+                         number: int = number) -> list[Any]:
+            execute = lab.IdempotentTools(tools, MemoryKeyStore(), f"task-u-{number}")
+            return [outcome(lambda form=form: execute("apply_deploy", form)) for form in forms]
+
+        unicode.append({"arguments": arguments,
+                        "same_key": same_key(f"task-u-{number}", "apply_deploy", *forms),
+                        "calls": outcome(deploy_twice), "deployed": list(tools.deployed)})
     return {
+        "unicode": unicode,
+        "after_a_failure": _repeats_after_a_failure(lab),
         "sequential": _agent_run(lab, "task-deploy-web", sequential),
         "parallel": _agent_run(lab, "task-disk-web", parallel),
         "every_tool": _agent_run(lab, "task-api", every_tool),
@@ -646,6 +869,60 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
                 ("clean_logs", "", ""))),
         },
     }
+
+
+#: Tool calls of one task, in order: ``(tool, arguments, fails)``; the calls that fail do so
+#: once (the tool raises ToolFailure). The contract: a failing call leaves the other calls'
+#: keys as they are, so a repeat of a call that succeeded earlier is answered from the store.
+CALLS_AROUND_A_FAILURE: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "config, failed deploy, config again": (
+        ("build_config", '{"service":"api","version":"1.2"}', False),
+        ("apply_deploy", '{"service":"api","version":"1.2"}', True),
+        ("build_config", '{"service":"api","version":"1.2"}', False)),
+    "clean, config, failed deploy, clean and config again": (
+        ("clean_logs", "{}", False),
+        ("build_config", '{"service":"web","version":"2.4.1"}', False),
+        ("apply_deploy", '{"service":"web","version":"2.4.1"}', True),
+        ("clean_logs", "{}", False),
+        ("build_config", '{"service":"web","version":"2.4.1"}', False)),
+    "deploy, failed config, deploy again, twice": (
+        ("apply_deploy", '{"service":"db","version":"9.1"}', False),
+        ("build_config", '{"service":"db","version":"9.2"}', True),
+        ("apply_deploy", '{"service":"db","version":"9.1"}', False),
+        ("build_config", '{"service":"db","version":"9.3"}', True),
+        ("apply_deploy", '{"service":"db","version":"9.1"}', False)),
+}
+
+
+def _repeats_after_a_failure(lab: ModuleType) -> dict[str, Any]:
+    """Each sequence of :data:`CALLS_AROUND_A_FAILURE` through one executor: what each call
+    got, how often each tool ran, and whether the idempotency key of each repeated call is
+    the same every time it is computed."""
+    seen = {}
+    for name, sequence in CALLS_AROUND_A_FAILURE.items():
+        tools = DevOpsTools()
+        task_id = f"task-around-{len(seen)}"
+
+        def run(tools: DevOpsTools = tools, sequence: Any = sequence,
+                task_id: str = task_id) -> list[Any]:
+            execute = lab.IdempotentTools(tools, MemoryKeyStore(), task_id)
+            got = []
+            for tool, arguments, fails in sequence:
+                if fails:
+                    tools.fail_next(tool)
+                got.append(outcome(lambda tool=tool, arguments=arguments: execute(
+                    tool, arguments), describe=lambda e: _raised(e, ToolFailure)))
+            return got
+
+        stable = all(
+            "returned" in first and first == second
+            for first, second in (
+                [outcome(lambda tool=tool, arguments=arguments: plain(
+                    lab.idempotency_key(task_id, tool, arguments))) for _ in range(2)]
+                for tool, arguments, _fails in sequence))
+        seen[name] = {"calls": outcome(run), "ran": dict(sorted(tools.calls.items())),
+                      "keys_stable": stable}
+    return seen
 
 
 @contextlib.contextmanager
@@ -986,6 +1263,43 @@ MAPPING_KINDS: dict[str, Callable[[dict[str, Any]], Mapping[str, Any]]] = {
 }
 
 
+#: Characters of every script and plane params and arguments may hold, ASCII included.
+UNICODE_LETTERS = ("é", "ü", "ß", "ñ", "Ω", "ж", "日本", "웹", "🚀", "\u00a0", "a", "Z", "7", " ")
+
+
+def _unicode_text(rng: random.Random) -> str:
+    """A text of a few characters, at least one of them not ASCII."""
+    while True:
+        text = "".join(rng.choice(UNICODE_LETTERS) for _ in range(rng.randint(2, 6)))
+        if not text.isascii():
+            return text
+
+
+def unicode_params() -> list[tuple[str, str]]:
+    """Pairs of params texts that hold non-ASCII characters (the canonical text of
+    arguments such as {"service": "café"}), each pair two other params: the second is the
+    first with one value changed, or (for the last two) a plain ASCII text."""
+    rng = random.Random(ARGUMENTS_SEED + 5)
+    pairs = []
+    for number in range(6):
+        first = {"service": _unicode_text(rng), "note": _unicode_text(rng)}
+        second = dict(first, note=first["note"] + _unicode_text(rng))
+        text = "refund:" + json.dumps(first, ensure_ascii=False, sort_keys=True,
+                                      separators=(",", ":"))
+        other = ("refund:" + json.dumps(second, ensure_ascii=False, sort_keys=True,
+                                        separators=(",", ":"))
+                 if number < 4 else 'refund:{"note":"plain","service":"web"}')
+        pairs.append((text, other))
+    return pairs
+
+
+def unicode_deploys() -> list[dict[str, str]]:
+    """Deploy arguments whose service and version hold non-ASCII characters."""
+    rng = random.Random(ARGUMENTS_SEED + 6)
+    return [{"service": _unicode_text(rng), "version": f"2.{n}-{_unicode_text(rng)}"}
+            for n in range(3)]
+
+
 @SCENARIOS.scenario
 def key_in_progress(lab: ModuleType) -> dict[str, Any]:
     """A key whose operation is still running (its record not done): run again with the same
@@ -1004,8 +1318,19 @@ def key_in_progress(lab: ModuleType) -> dict[str, Any]:
     other = outcome(lambda: lab.run_once(keys, "idem-running", "restart:db", restart),
                     describe=lambda e: _raised(e, lab.IdempotencyConflict))
     record = keys.get("idem-running")
-    return {"same": same, "other": other, "runs": same_runs,
-            "other_runs": len(runs) - same_runs,
+    other_runs = len(runs) - same_runs
+    unicode_runs: list[int] = []
+    unicode_same = []
+    for number, (params, _other) in enumerate(unicode_params()):
+        keys.put(KeyRecord(f"idem-running-u{number}", params))
+        unicode_same.append(outcome(
+            lambda number=number, params=params: lab.run_once(
+                keys, f"idem-running-u{number}", params,
+                lambda: unicode_runs.append(1) or "restarted"),
+            describe=lambda e: _raised(e, lab.KeyInProgress)))
+    return {"unicode_same": unicode_same, "unicode_runs": len(unicode_runs),
+            "same": same, "other": other, "runs": same_runs,
+            "other_runs": other_runs,
             "claim_kept": isinstance(after_same, KeyRecord) and not after_same.done,
             "record": None if record is None else {"params": plain(record.params),
                                                    "done": plain(record.done)}}
@@ -1110,7 +1435,30 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
                 keys, f"idem-6{number}", params, lambda params=params: ran.append(params) or "ok"),
                 describe=lambda e: _raised(e, lab.IdempotencyConflict))
             for params in pair], "ran": ran})
+    unicode = []
+    for number, (params, other) in enumerate(unicode_params()):
+        ran_: list[str] = []
+
+        def act(params: str, ran_: list[str] = ran_) -> Callable[[], str]:
+            return lambda: ran_.append(params) or f"refunded with {params}"
+
+        replayed = [outcome(lambda: lab.run_once(keys, f"idem-u-replay-{number}", params,
+                                                 act(params)),
+                            describe=lambda e: _raised(e, lab.IdempotencyConflict))
+                    for _ in range(2)]
+        replay_ran = list(ran_)
+        conflicts = {}
+        for order, (first, second) in (("as generated", (params, other)),
+                                       ("the other way round", (other, params))):
+            del ran_[:]
+            conflicts[order] = {"calls": [
+                outcome(lambda given=given: lab.run_once(
+                    keys, f"idem-u-{order[:3]}-{number}", given, act(given)),
+                    describe=lambda e: _raised(e, lab.IdempotencyConflict))
+                for given in (first, second)], "ran": list(ran_)}
+        unicode.append({"replay": {"calls": replayed, "ran": replay_ran}, **conflicts})
     return {
+        "unicode": unicode,
         "quiet_then_other": {"calls": quiet_then_other},
         "long_replay": {"calls": long_replay, "runs": len(long_runs),
                         "length": len(long_result)},
@@ -1242,6 +1590,22 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
             outcome(lambda: lab.run_once(keys, f"idem-own-{name}", "nested:1", nested_once),
                     describe=lambda e: describe_error(e))
             for _ in range(2)]
+    carrying_output = {}
+    for name, make in FAILURES_WITH_OUTPUT.items():
+        tries_out: list[int] = []
+
+        def fails_with_output(make: Callable[[], Exception] = make,
+                              tries_out: list[int] = tries_out) -> str:
+            tries_out.append(1)
+            if len(tries_out) == 1:
+                raise make()
+            return "ran again after the failure"
+
+        carrying_output[name] = {"calls": [
+            outcome(lambda name=name, fails_with_output=fails_with_output: lab.run_once(
+                keys, f"idem-output-{name}", "deploy:web", fails_with_output),
+                describe=lambda e: describe_error(e))
+            for _ in range(2)], "runs": tries_out}
     tools = DevOpsTools()
     tools.fail_next("apply_deploy")
 
@@ -1291,6 +1655,8 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
     quiet_executor = lab.IdempotentTools(quiet, MemoryKeyStore(), "task-q")
     quiet_replies = outcome(lambda: [quiet_executor("clean_logs", "{}") for _ in range(3)])
     return {
+        "carrying_output": {name: {"calls": case["calls"], "runs": len(case["runs"])}
+                            for name, case in carrying_output.items()},
         "calls": calls,
         "attempts": len(attempts),
         "attempts_after": attempts_after,
@@ -1308,6 +1674,28 @@ def failure_not_cached(lab: ModuleType) -> dict[str, Any]:
         "deploy_calls": tools.calls["apply_deploy"],
         "deployed": list(tools.deployed),
     }
+
+
+class _StepFailed(Exception):
+    """A failure of a tool of one's own that carries what it printed before it failed."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+#: Failures that carry output (what a command printed before it failed): a failure all the
+#: same, never a result.
+FAILURES_WITH_OUTPUT: dict[str, Callable[[], Exception]] = {
+    "CalledProcessError with output": lambda: subprocess.CalledProcessError(
+        1, ["deploy", "web"], output="step 1 of 3 done"),
+    "CalledProcessError with stdout and stderr": lambda: subprocess.CalledProcessError(
+        2, "deploy web", stderr="permission denied", output="built the config\n"),
+    "TimeoutExpired with output": lambda: subprocess.TimeoutExpired(
+        ["deploy", "web"], 300, output="waiting for web-2"),
+    "an exception of one's own with output": lambda: _StepFailed(
+        "step 2 failed", output="step 1 done"),
+}
 
 
 #: One key run with params that fail (True) or succeed (False), in turn: after a failure the
