@@ -67,11 +67,12 @@ def test_sandbox_isolation_reported(on_solutions):
 
 
 @pytest.mark.parametrize("lab", BUILT, ids=lambda lab: lab.id)
-def test_on_the_stubs_every_scenario_stops_on_what_is_not_written(lab, monkeypatch):
+def test_on_the_stubs_every_scenario_stops_on_what_is_not_written(lab, monkeypatch, tmp_path):
     """A scenario meeting an unwritten function aborts naming it ("not implemented: X"),
     the reason a student's report shows; it never crashes on the stub's
     ``NotImplementedError``. Run in this process, with the reference solutions standing in
     for the earlier labs, as the child does."""
+    monkeypatch.chdir(tmp_path)  # scenarios make their folders where they run
     for earlier in lab.uses:
         module = LABS_BY_ID[earlier].module
         monkeypatch.setitem(sys.modules, f"labs.{module}",
