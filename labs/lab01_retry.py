@@ -43,7 +43,8 @@ class RetryPolicy:
     - ``max_attempts``: the most attempts in all (first try included), at least 1.
     - ``base_delay``: the wait before the first retry, in seconds.
     - ``factor``: the growth of the backoff: before retry ``n`` (from 0) it is
-      ``base_delay * factor ** n`` (``factor`` is at least 1).
+      ``base_delay * factor ** n`` (``factor`` is at least 1), whatever waits came before
+      (server-chosen ones included): never chained from the previous wait.
     - ``max_delay``: no wait is ever longer than this (the cap), in seconds.
     - ``jitter``: when True, each wait is drawn uniformly from ``[0, capped backoff]``
       ("full jitter"), so that many clients failing together do not retry together.
@@ -124,7 +125,8 @@ def server_delay(error: BaseException) -> float | None:
     - ``retry-after-ms``: milliseconds, may be fractional; it wins when both are present;
     - ``retry-after``: whole seconds, or an HTTP date in any of HTTP's three forms
       (IMF-fixdate, RFC 850, asctime; always GMT): then the seconds from now, on
-      ``time.time()``, until that date; a date in the past gives 0.
+      ``time.time()`` as it is (its fraction of a second counts), until that date; a date
+      in the past gives 0.
     A value that is missing, negative, infinite, not a number (``nan``) or unreadable
     counts as absent: an unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and
     when neither gives a delay the answer is None (fall back to the computed backoff).
@@ -145,6 +147,8 @@ def retry_call(
 
     - A permanent error (``is_transient`` is False) is raised at once, as it is: not
       wrapped, not waited on, ``fn`` called only that once.
+    - Only the error's type and status decide: ``fn`` raising the very same exception
+      object again is retried like any other failure (its identity means nothing).
     - A transient error is followed by a wait and another attempt, until
       ``policy.max_attempts`` attempts have been made. The wait after failed attempt
       ``n`` (counting from 0) is ``backoff_delay(n, policy, rng)``, unless the server asked
@@ -152,9 +156,12 @@ def retry_call(
       replaces the backoff for that one wait (no jitter on it; whether an unused jitter
       was drawn for it is up to you). ``n`` still counts every failed attempt, those
       whose wait the server chose included.
-    - Every wait goes through ``sleep(seconds)``. There is no wait after the last attempt.
+    - Every wait goes through ``sleep(seconds)``. There is no wait after the last attempt:
+      none after the attempt that succeeds, nor after a permanent error. How long an
+      attempt took changes no wait.
     - When the last attempt fails with a transient error, raise
-      ``RetryError(attempts, last_error) from last_error``.
+      ``RetryError(attempts, last_error) from last_error``, whether or not that error
+      carried a ``retry-after``.
     - Only ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` pass through.
     - The rng is drawn from only by ``backoff_delay``, once for each backoff wait actually
       made, when it is made: no draws planned ahead for waits that never come (after a
@@ -196,5 +203,8 @@ class RetryingLLM:
         as ``tools`` or ``timeout`` passed through to ``chat.completions.create``), retried
         as ``retry_call`` does with this object's policy, ``sleep`` and ``rng``. Return the
         ``ChatCompletion``; raise what ``retry_call`` raises. ``messages`` may be any
-        iterable, read once: every attempt sends the same messages."""
+        iterable, read once: every attempt sends the same messages. A ``timeout`` option
+        is the request's: it changes neither which failures are retried nor the waits (an
+        attempt that timed out under it is retried like any other), and a permanent error,
+        401 included, reaches the server once."""
         raise NotImplementedError("RetryingLLM.complete")

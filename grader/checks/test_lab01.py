@@ -27,6 +27,9 @@ from grader.scenarios.lab01 import (BODY_CODES, FALSY_RESULTS, GIVE_UP_CALLS, GL
                                     TRANSIENT_HTTPX_ERRORS, TRANSIENT_KINDS,
                                     TRANSIENT_OS_ERRORS, Attempt, Case, backoff_twin,
                                     error_name, generated_cases, jitter_cases)
+from grader.scenarios.lab01 import (FIXED_POINT, SERVER_PACED_ENDINGS, SERVER_PACED_LIMITS,
+                                    fractional_cases, same_error_cases, slow_cases,
+                                    timed_out_cases)
 from grader.scenarios.lab01 import (CARRIED_POLICY, LARGE_LIMITS, LARGE_LLM_LIMIT,
                                     LARGE_POLICY, USED_ORDERS, SharedRng, carried_delays,
                                     carried_runs, conversation_cases, linked_errors,
@@ -117,6 +120,46 @@ def backoff(case: Case, n: int) -> float:
 def below_cap(case: Case, n: int) -> bool:
     p = case.settings
     return p["base_delay"] * p["factor"] ** n < p["max_delay"] - TOLERANCE
+
+
+def contract_gaps(case: Case) -> int:
+    """How many waits the contract's course of ``case`` has: one between each request and
+    the next, none after the last (nor after a permanent error)."""
+    return min(trace(case, CONTRACT_RETRIED).requests, case.settings["max_attempts"]) - 1
+
+
+def computed_form(case: Case, n: int, wait: float) -> bool:
+    """Whether ``wait``, made before retry ``n`` where the server asked for nothing, has the
+    form of a computed backoff: base * factor ** m (the cap once reached) for some m up to
+    ``n``, not a value derived from an earlier wait. Which m is the right one (n, counting
+    the failures whose wait the server chose too) is honours-retry-after's."""
+    return any(close(wait, backoff(case, m)) if below_cap(case, m)
+               else wait >= case.settings["max_delay"] - TOLERANCE for m in range(n + 1))
+
+
+def chained_waits(case: Case, run: dict[str, Any]) -> list[str]:
+    """The computed waits of a run with server delays that are no computed backoff at all
+    (see :func:`computed_form`), after a failure that carries no header of any kind. A wait
+    that repeats an earlier wait the server chose is that delay kept beyond its one wait,
+    not a chained backoff: honours-retry-after's."""
+    problems = []
+    waits = gaps_asked(run)[:contract_gaps(case)]
+    for n, wait in enumerate(waits):
+        attempt = case.script[n]
+        if attempt.headers or attempt.noise:
+            continue  # a header, read right or wrong: honours-retry-after's
+        if any(close(wait, waits[m]) for m in range(n) if case.script[m].headers):
+            continue  # the server's delay kept for later waits: honours-retry-after's
+        if not computed_form(case, n, wait):
+            earlier = [f"{w:g}" for w in gaps_asked(run)[:n]]
+            problems.append(f"{describe(case)}: after {attempt.kind} (no header) wait {n + 1} "
+                            f"was {wait:g} s, after waits of {', '.join(earlier) or 'none'} s; "
+                            f"expected base * factor ** {n} = {backoff(case, n):g} s, whatever "
+                            "waits came before (a wait the server chose included): the backoff "
+                            "is computed from the retry number, never chained from the last "
+                            "wait")
+            break
+    return problems
 
 
 # -- what the contract says a case does ----------------------------------------------------
@@ -438,7 +481,10 @@ def test_generated_waits_below_the_cap_are_exponential(observe):
     for case, run, _twin in runs(observe, "generated", "jitter"):
         if case.has_headers or case.has_noise or case.settings["jitter"]:
             continue  # what the server's headers do to a wait: honours-retry-after
-        for n, wait in enumerate(gaps_asked(run)[:case.settings["max_attempts"] - 1]):
+        # built on the attempts being the contract's (permanent-not-retried's,
+        # retries-transient's, no-sleep-after-last's): only the waits the contract's course
+        # of the case has are judged, none after a permanent error sent again
+        for n, wait in enumerate(gaps_asked(run)[:contract_gaps(case)]):
             if below_cap(case, n) and not close(wait, backoff(case, n)):
                 problems.append(f"{describe(case)}: wait {n + 1} was {wait:g} s; expected "
                                 f"{backoff(case, n):g} s (base * factor ** {n})")
@@ -539,9 +585,11 @@ def test_generated_runs_stop_at_the_limit(observe):
         elif made > limit or run.get("returned") == TOO_LATE:
             problems.append(f"{describe(case)}: {made} requests "
                             f"({raised_type(run)}); the limit is {limit} attempts")
-        elif "raised" in run and asked_after_last(run) > TOLERANCE:
+        elif asked_after_last(run) > TOLERANCE:
+            how = "it succeeded" if "returned" in run else "it failed"
             problems.append(f"{describe(case)}: a wait of {asked_after_last(run):g} s after the "
-                            "last attempt")
+                            f"last attempt ({how}): once a call has its answer, or nothing "
+                            "more to try, it returns or raises at once")
     assert not problems, first(problems, "attempts and waits at the limit")
 
 
@@ -798,6 +846,12 @@ def _server_waits(case: Case, run: dict[str, Any], twin: dict[str, Any] | None,
 def test_server_requested_delays(observe):
     seen = observe("generated")
     early = gives_up_early_without_headers(observe)
+    # built on the computed waits being a backoff at all (exponential-backoff's): where some
+    # wait the server did not choose is chained from an earlier wait, the waits that fall
+    # back to the backoff cannot be told from ones a server's delay shifted, so only the
+    # delays the server asked for are judged
+    exact = not any(chained_waits(case, seen[case.name]) for case in generated_cases()
+                    if case.has_headers and not backoff_raises(seen, case))
     problems = []
     for case in generated_cases():
         if case.has_headers or case.has_noise:
@@ -805,7 +859,7 @@ def test_server_requested_delays(observe):
             # ignores, a run that stops sooner may have stopped retrying on one of them
             # (retries-transient's); the waits are this item's either way
             problems += _server_waits(case, seen[case.name], seen[f"{case.name}-twin"],
-                                      exact_fallback=True, early=early,
+                                      exact_fallback=exact, early=early,
                                       judge_count=not case.has_noise)
     assert not problems, first(
         problems, "retry-after-ms (milliseconds, first), retry-after (seconds or an HTTP date, "
@@ -869,6 +923,14 @@ def test_server_delays_are_not_jittered(observe):
     jitter_in_bounds = not any(
         _jittered(case, seen[case.name], seen[f"{case.name}-twin"], None)
         for case in jitter_cases() if not case.has_headers)
+    # built on the computed waits being a backoff at all (exponential-backoff's): a wait
+    # the server did not choose, above the contract's backoff for it, was not drawn from
+    # the backoff but from an earlier wait (chained), which no twin can bound
+    jitter_in_bounds = jitter_in_bounds and not any(
+        wait > backoff(case, n) + TOLERANCE
+        for case in jitter_cases() if case.has_headers
+        for n, wait in enumerate(gaps_asked(seen[case.name])[:contract_gaps(case)])
+        if not case.script[n].headers and not case.script[n].noise)
     for case in jitter_cases():
         if case.has_headers:
             problems += _server_waits(case, seen[case.name], None, exact_fallback=False)
@@ -1415,3 +1477,171 @@ def test_a_client_used_before_is_not_retried_underneath(observe):
                 f"the caller's client had max_retries={caller['before']!r} and, after "
                 f"RetryingLLM took it, {caller['after']!r}: leave the caller's as it was"
             )
+
+
+# -- round 11: one error object raised again, timed-out attempts under a timeout option,
+# -- computed waits after a server-chosen one, slow attempts, a clock at a fractional
+# -- second, giving up on a server-paced failure, an rng whose uniform is its own ---------
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_the_same_error_object_is_retried_again(observe):
+    seen = observe("same_error")
+    wrong = []
+    for case in same_error_cases():
+        run = seen[case.name]
+        expected = len(case.pattern) + 1
+        if run.get("returned") != 42 or run["calls"] != expected:
+            order = ", ".join(f"{case.kinds[i]} #{i + 1}" for i in case.pattern)
+            wrong.append(f"max_attempts={case.max_attempts}, the very same objects {order}, "
+                         f"then 42: {raised_type(run)} after {run['calls']} call(s); expected "
+                         f"42 after {expected}")
+    assert not wrong, first(wrong, "retry_call over a function that raises one prebuilt error "
+                                   "object again and again: the error's type and status say "
+                                   "whether it is retried, not whether it is the same object "
+                                   "as last time (a remembered error proves no cached failure)")
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_a_timed_out_attempt_is_retried_under_a_timeout_option(observe):
+    seen = observe("timed_out_with_timeout")
+    wrong = []
+    for timed in timed_out_cases():
+        expected = trace(timed.case, CONTRACT_RETRIED)
+        run = seen[timed.case.name]
+        if run.get("returned") != SUCCESS or len(run["requests"]) != expected.requests:
+            wrong.append(f"{_timed_words(timed)}: {raised_type(run)} after "
+                         f"{len(run['requests'])} request(s); expected the success after "
+                         f"{expected.requests}")
+    assert not wrong, first(wrong, "an attempt that timed out under the timeout a call passes "
+                                   "on is retried like any other timeout: that option is the "
+                                   "request's, not a budget for the call (the policy alone "
+                                   "decides what is retried)")
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_computed_waits_after_a_server_chosen_wait(observe):
+    seen = observe("generated")
+    problems = []
+    for case in generated_cases():
+        if case.has_headers and not backoff_raises(seen, case):
+            problems += chained_waits(case, seen[case.name])
+    assert not problems, first(problems, "where the server asks for nothing, the wait is the "
+                                         "computed backoff, base * factor ** n (capped), "
+                                         "after a wait the server chose too")
+
+
+@pytest.mark.item("lab01.exponential-backoff")
+def test_a_slow_attempt_does_not_shorten_the_backoff(observe):
+    seen = observe("slow_attempts")
+    problems = []
+    for slow in slow_cases():
+        case = slow.case
+        if case.settings["jitter"]:
+            continue  # the draws: capped-with-jitter's
+        run = seen[case.name]
+        for n, wait in enumerate(gaps_asked(run)[:contract_gaps(case)]):
+            took = f"after a {case.script[n].kind} that took {slow.latency[n]:g} s"
+            if below_cap(case, n) and not close(wait, backoff(case, n)):
+                problems.append(f"{describe(case)}: {took}, wait {n + 1} was {wait:g} s; "
+                                f"expected {backoff(case, n):g} s (base * factor ** {n})")
+                break
+            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
+                problems.append(f"{describe(case)}: {took}, wait {n + 1} was {wait:g} s; "
+                                f"expected the cap, {case.settings['max_delay']:g} s")
+                break
+    assert not problems, first(problems, "failed attempts that take time on the clock: the "
+                                         "wait after one is its full backoff, counted from "
+                                         "the failure, not less the time the attempt took "
+                                         "(time.monotonic() has no say in the waits)")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_jitter_after_a_slow_attempt_is_the_draw(observe):
+    seen = observe("slow_attempts")
+    problems = []
+    for slow in slow_cases():
+        case = slow.case
+        if not case.settings["jitter"]:
+            continue
+        run, twin = seen[case.name], seen[backoff_twin(case).name]
+        if len(run["requests"]) != len(twin["requests"]):
+            continue  # the attempts made: other items'
+        problem = _jittered(case, run, twin, random.Random(case.seed))
+        if problem:
+            problems.append(f"{problem} (each attempt took {seconds(list(slow.latency))})")
+    assert not problems, first(problems, "full jitter after attempts that take time: each wait "
+                                         "is exactly rng.uniform(0, capped), whatever the "
+                                         "attempt before it took")
+
+
+@pytest.mark.item("lab01.honours-retry-after")
+def test_a_date_on_a_clock_at_a_fractional_second(observe):
+    seen = observe("fractional_now")
+    wrong = []
+    for case in fractional_cases():
+        run = seen[case.name]
+        asked = gaps_asked(run)[:1]
+        direct = run["direct"]
+        if not _all_close(asked, [case.expected]) or not close(direct.get("returned"),
+                                                              case.expected):
+            wrong.append(f"time.time() at {case.fraction:g} s past a whole second, retry-after: "
+                         f"{run['text']} ({case.ahead} s after that whole second): waits "
+                         f"{seconds(asked)}, server_delay {raised_type(direct)}; expected "
+                         f"{case.expected:g} s")
+    assert not wrong, first(wrong, "the seconds until an HTTP date are counted from "
+                                   "time.time() as it is, its fraction of a second included "
+                                   "(the date has whole seconds; now need not)")
+
+
+@pytest.mark.item("lab01.gives-up-with-last-error")
+def test_giving_up_on_a_failure_that_asks_to_wait(observe):
+    seen = observe("server_paced_give_up")
+    problems = []
+    for limit in SERVER_PACED_LIMITS:
+        for number, (status, (name, text)) in enumerate(SERVER_PACED_ENDINGS):
+            run = seen[f"{limit}-{number + 1}"]
+            if len(run["requests"]) != limit:
+                continue  # the attempts made: other items'
+            problem = _gave_up_properly(run, limit, error_type(status), int(status))
+            if problem:
+                value = "an HTTP date 7 s ahead" if text == "date" else text
+                problems.append(f"max_attempts={limit}, every attempt failing, the last a "
+                                f"{status} with {name}: {value}: {problem}")
+    assert not problems, first(problems, "when the last attempt fails with a transient error, "
+                                         "it is RetryError(attempts, last_error) from it, "
+                                         "whether or not the server asked for a delay (the "
+                                         "caller finds the headers on last_error)")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_jitter_is_the_rngs_own_uniform(observe):
+    seen, jittered = observe("own_uniform"), observe("jitter")
+    problems = []
+    for name, probe in seen["direct"].items():
+        capped, value = probe["capped"].get("returned"), probe["jittered"].get("returned")
+        if not isinstance(capped, (int, float)):
+            continue  # backoff_delay without jitter fails: exponential-backoff's
+        if not close(value, capped * FIXED_POINT):
+            problems.append(f"backoff_delay({name}), base 0.5 s, factor 3, cap 20 s, jitter, "
+                            f"an rng whose uniform(a, b) answers a + (b - a) * {FIXED_POINT:g}: "
+                            f"{raised_type(probe['jittered'])}; expected "
+                            f"{capped * FIXED_POINT:g}, its uniform(0, {capped:g})")
+    cases = [case for case in jitter_cases() if not case.has_headers][:5]
+    for name, run in [(case.name, seen[case.name]) for case in cases] + [
+            ("no rng, random.uniform patched", seen["patched_module"])]:
+        case = cases[0] if name.startswith("no rng") else next(c for c in cases
+                                                                 if c.name == name)
+        twin = jittered[f"{case.name}-twin"]
+        if len(run["requests"]) != len(twin["requests"]):
+            continue  # the attempts made: other items'
+        bounds, asked = gaps_asked(twin), gaps_asked(run)
+        wanted = [bound * FIXED_POINT for bound in bounds]
+        if not _all_close(asked, wanted):
+            how = name if name.startswith("no rng") else \
+                f"an rng whose uniform(a, b) answers a + (b - a) * {FIXED_POINT:g}"
+            problems.append(f"{describe(case)}, {how}: waits {seconds(asked)}; expected {seconds(wanted)}, its uniform "
+                            "over your capped backoffs")
+    assert not problems, first(problems, "with jitter, each wait is exactly rng.uniform(0, "
+                                         "capped) (random.uniform without an rng): that very "
+                                         "call, not another draw scaled to the same range")

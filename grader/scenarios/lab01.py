@@ -1492,3 +1492,317 @@ def shared_rng(lab: ModuleType) -> dict[str, Any]:
         seen[case.name] = _run_shared(lab, case, rng=random.Random(case.seed))
         seen[f"{case.name}-twin"] = _run_shared(lab, shared_twin(case), rng=None)
     return seen
+
+
+# -- round 11: one error object raised again, timed-out attempts under a timeout option,
+# -- attempts that take time, a clock at a fractional second, giving up on a server-paced
+# -- failure, an rng whose uniform is its own ------------------------------------------
+
+
+#: The seed the functions raising one error object again come from.
+SAME_ERROR_SEED = 20261101
+#: The kinds of error raised again and again as the very same object.
+SAME_ERROR_KINDS = ("TimeoutError", "ConnectionError", "ConnectionResetError",
+                    "httpx.ReadTimeout", "openai.APITimeoutError")
+
+
+@dataclass(frozen=True)
+class SameError:
+    """``retry_call`` over a function whose failures are prebuilt error objects, raised in
+    the order of ``pattern`` (indexes into ``kinds``: the same index, the very same
+    object), then 42; ``max_attempts`` leaves room for the success."""
+
+    name: str
+    kinds: tuple[str, ...]
+    pattern: tuple[int, ...]
+    max_attempts: int
+
+
+def same_error_cases() -> list[SameError]:
+    """One object raised two to four times in a row; two objects each raised twice; one
+    coming back after another."""
+    rng = random.Random(SAME_ERROR_SEED)
+    cases = []
+    for number in range(8):
+        shape = number % 3
+        kinds = tuple(rng.sample(SAME_ERROR_KINDS, 2))
+        if shape == 0:
+            pattern: tuple[int, ...] = (0,) * rng.randint(2, 4)
+        elif shape == 1:
+            pattern = (0, 0, 1, 1)
+        else:
+            pattern = (0, 1, 0) + (1,) * rng.randint(0, 1)
+        cases.append(SameError(f"same-{number + 1}", kinds, pattern,
+                               len(pattern) + 1 + rng.randint(0, 2)))
+    return cases
+
+
+def _prebuilt(kind: str) -> BaseException:
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    return {
+        "TimeoutError": lambda: TimeoutError("the disk probe timed out"),
+        "ConnectionError": lambda: ConnectionError("the tunnel to the bastion closed"),
+        "ConnectionResetError": lambda: ConnectionResetError(104, "Connection reset by peer"),
+        "httpx.ReadTimeout": lambda: httpx.ReadTimeout("slow", request=request),
+        "openai.APITimeoutError": lambda: openai.APITimeoutError(request=request),
+    }[kind]()
+
+
+@SCENARIOS.scenario
+def same_error(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`same_error_cases`: identity of the error object means nothing,
+    each failure is retried like any other."""
+    seen = {}
+    for case in same_error_cases():
+        errors = [_prebuilt(kind) for kind in case.kinds]
+        effects = [_raise(errors[index]) for index in case.pattern] + [lambda: 42]
+        seen[case.name] = _run_call(lab, effects, {"max_attempts": case.max_attempts,
+                                                   "base_delay": 0.5})
+    return seen
+
+
+#: The seed the timed-out attempts under a timeout option come from.
+TIMED_OUT_SEED = 20261102
+
+
+def timed_out_cases() -> list[TimedCase]:
+    """Cases sent with a ``timeout`` option whose failures include timed-out attempts
+    (first, last or in between), then a success the limit allows."""
+    rng = random.Random(TIMED_OUT_SEED)
+    cases = []
+    for number in range(8):
+        limit = rng.randint(2, 6)
+        policy = {"max_attempts": limit, "base_delay": rng.choice((0.25, 0.5, 1.0)),
+                  "factor": rng.choice((1.5, 2.0, 3.0)), "max_delay": 30.0, "jitter": False}
+        kinds = [rng.choice(("timeout", "timeout", "503", "429", "connect"))
+                 for _ in range(rng.randint(1, limit - 1))]
+        kinds[rng.randrange(len(kinds))] = "timeout"
+        cases.append(TimedCase(Case(f"timed-out-{number + 1}", tuple(policy.items()),
+                                    (*map(Attempt, kinds), Attempt("ok"))),
+                               rng.choice((0.5, 2.5, 10.0, 30.0))))
+    return cases
+
+
+@SCENARIOS.scenario
+def timed_out_with_timeout(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`timed_out_cases` through ``complete(PROMPT, timeout=...)``."""
+    return {timed.case.name: _run_llm(
+        lab, script_steps(timed.case.script, timed.case.settings["max_attempts"]),
+        timed.case.settings, call_options={"timeout": timed.timeout})
+        for timed in timed_out_cases()}
+
+
+#: The seed the attempts that take time come from.
+SLOW_SEED = 20261103
+
+
+@dataclass(frozen=True)
+class SlowCase:
+    """A header-free case whose failed attempts each take ``latency[n]`` seconds on the
+    clock before failing (``time.time()`` and ``time.monotonic()`` move with it)."""
+
+    case: Case
+    latency: tuple[float, ...]
+
+
+def slow_cases() -> list[SlowCase]:
+    """Slow failures, then a success; the later ones jittered, with a seeded rng."""
+    rng = random.Random(SLOW_SEED)
+    cases = []
+    for number in range(8):
+        jittered = number >= 4
+        policy = _policy(rng, jitter=jittered)
+        policy["max_attempts"] = rng.randint(3, 6)
+        if jittered:  # backoffs longer than the attempts, so that each wait has a draw
+            policy.update(base_delay=rng.choice((1.0, 2.0, 3.0)),
+                          max_delay=rng.choice((12.0, 100.0, 1000.0)))
+        kinds = [rng.choice(("500", "502", "503", "429", "connect"))
+                 for _ in range(policy["max_attempts"] - 1)]
+        latency = tuple(rng.choice((0.25, 0.5, 0.75) if jittered else (0.25, 0.75, 1.5, 4.0, 9.0))
+                        for _ in kinds)
+        cases.append(SlowCase(Case(f"slow-{number + 1}", tuple(policy.items()),
+                                   (*map(Attempt, kinds), Attempt("ok")),
+                                   seed=rng.randint(1, 10**6) if jittered else None),
+                              latency))
+    return cases
+
+
+@contextmanager
+def _ticking(script: Sequence[Step], start: _dt.datetime = PROCESS_START
+             ) -> Iterator[tuple[FakeLLM, FrozenClock, _Waits]]:
+    """:func:`_run`, with ``time.time()`` and ``time.monotonic()`` reading the run's clock
+    (which starts at ``start``): a slow reply moves them, as does a wait."""
+    with _run(script) as (llm, clock, waits):
+        clock.start = start
+        with mock.patch("time.time", clock.now), \
+                mock.patch("time.monotonic", lambda: 3 * 86_400.0 + clock.elapsed()):
+            yield llm, clock, waits
+
+
+def _slow_steps(slow: SlowCase) -> list[Step]:
+    steps = []
+    for attempt, latency in zip(slow.case.script, slow.latency + (0.0,)):
+        if attempt.kind == "connect":
+            steps.append(connect_error(latency=latency))
+        elif attempt.kind == "ok":
+            steps.append(reply(SUCCESS))
+        else:
+            steps.append(failure(int(attempt.kind), latency=latency))
+    return steps + [reply(TOO_LATE)]
+
+
+def _run_slow(lab: ModuleType, slow: SlowCase, case: Case) -> dict[str, Any]:
+    with _ticking(_slow_steps(slow)) as (llm, clock, waits):
+        wrapper = required(lambda: lab.RetryingLLM(
+            llm.client(max_retries=0), policy=lab.RetryPolicy(**case.settings),
+            sleep=waits.sleep, rng=None if case.seed is None else random.Random(case.seed)))
+        seen = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                       describe=lambda e: _raised(e, lab))
+        return _observed(seen, llm, clock, waits)
+
+
+@SCENARIOS.scenario
+def slow_attempts(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`slow_cases`, and the twin of each jittered one (no jitter, no
+    rng, the same slow failures): how long an attempt took changes no wait."""
+    seen = {}
+    for slow in slow_cases():
+        seen[slow.case.name] = _run_slow(lab, slow, slow.case)
+        if slow.case.settings["jitter"]:
+            twin = backoff_twin(slow.case)
+            seen[twin.name] = _run_slow(lab, slow, twin)
+    return seen
+
+
+#: The seed the HTTP dates read on a clock at a fractional second come from.
+FRACTION_SEED = 20261104
+
+
+@dataclass(frozen=True)
+class FractionalNow:
+    """A 503 whose retry-after is an HTTP date (``form``) ``ahead`` whole seconds after
+    the whole second the clock stands in, the clock ``fraction`` of a second past it."""
+
+    name: str
+    fraction: float
+    ahead: int
+    form: str
+
+    @property
+    def expected(self) -> float:
+        """The seconds from now, on ``time.time()``, until that date."""
+        return self.ahead - self.fraction
+
+
+def fractional_cases() -> list[FractionalNow]:
+    rng = random.Random(FRACTION_SEED)
+    return [FractionalNow(f"fraction-{n + 1}", rng.choice((0.125, 0.25, 0.4, 0.6, 0.75, 0.9)),
+                          rng.randint(2, 40), ("imf", "rfc850", "asctime")[n % 3])
+            for n in range(6)]
+
+
+def _date_text(when: _dt.datetime, form: str) -> str:
+    if form == "rfc850":
+        return when.strftime("%A, %d-%b-%y %H:%M:%S GMT")
+    if form == "asctime":
+        return when.strftime("%a %b ") + f"{when.day:2d}" + when.strftime(" %H:%M:%S %Y")
+    return email.utils.format_datetime(when, usegmt=True)
+
+
+@SCENARIOS.scenario
+def fractional_now(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`fractional_cases`: the 503 then a success through
+    ``RetryingLLM`` (cap 60 s), and ``server_delay`` asked directly on that clock."""
+    seen = {}
+    for case in fractional_cases():
+        start = PROCESS_START + _dt.timedelta(seconds=case.fraction)
+        text = _date_text(PROCESS_START + _dt.timedelta(seconds=case.ahead), case.form)
+        steps = [failure(503, headers={"retry-after": text}), reply(SUCCESS), reply(TOO_LATE)]
+        with _ticking(steps, start) as (llm, clock, waits):
+            wrapper = required(lambda: lab.RetryingLLM(
+                llm.client(max_retries=0), policy=lab.RetryPolicy(
+                    max_attempts=3, base_delay=0.5, max_delay=60.0), sleep=waits.sleep))
+            run = outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                          describe=lambda e: _raised(e, lab))
+            run = {"text": text, **_observed(run, llm, clock, waits)}
+        request = httpx.Request("GET", "https://deploy.internal/api/releases")
+        response = httpx.Response(503, headers={"retry-after": text}, request=request)
+        with mock.patch("time.time", start.timestamp):
+            run["direct"] = outcome(lambda: plain(lab.server_delay(_ErrorWithResponse(
+                response))))
+        seen[case.name] = run
+    return seen
+
+
+#: The final failures a give-up ends on, each asking for a delay: ``(status, header)``.
+SERVER_PACED_ENDINGS = (("429", ("retry-after", "2")), ("503", ("retry-after-ms", "1500")),
+                        ("429", ("retry-after", "date")), ("503", ("retry-after", "0")),
+                        ("429", ("retry-after-ms", "250.5")))
+#: The limits a server-paced give-up is tried under.
+SERVER_PACED_LIMITS = (1, 3)
+
+
+@SCENARIOS.scenario
+def server_paced_give_up(lab: ModuleType) -> dict[str, Any]:
+    """Every attempt fails, the final one asking for a delay (every form of
+    :data:`SERVER_PACED_ENDINGS`, under each limit of :data:`SERVER_PACED_LIMITS`), the
+    earlier ones 503s with or without one: what the call ended with."""
+    seen = {}
+    for limit in SERVER_PACED_LIMITS:
+        for number, (status, (name, text)) in enumerate(SERVER_PACED_ENDINGS):
+            value = _http_date(7) if text == "date" else text
+            before = [failure(503, headers={"retry-after": "1"} if n % 2 else {})
+                      for n in range(limit - 1)]
+            steps = before + [failure(int(status), headers={name: value}), reply(TOO_LATE)]
+            seen[f"{limit}-{number + 1}"] = _run_llm(
+                lab, steps, {"max_attempts": limit, "base_delay": 0.5})
+    return seen
+
+
+#: What the rng handed over answers to ``uniform(a, b)``: this far into the range.
+FIXED_POINT = 0.8125
+
+
+class FixedUniform(random.Random):
+    """A seeded ``Random`` whose ``uniform(a, b)`` is its own: ``a + (b - a) *``
+    :data:`FIXED_POINT`, each call recorded (``random()`` and the rest are Random's)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.calls: list[list[Any]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.calls.append([plain(a), plain(b)])
+        return a + (b - a) * FIXED_POINT
+
+
+def _fixed_uniform(a: float, b: float) -> float:
+    return a + (b - a) * FIXED_POINT
+
+
+@SCENARIOS.scenario
+def own_uniform(lab: ModuleType) -> dict[str, Any]:
+    """Jitter through an rng whose ``uniform`` is its own (:class:`FixedUniform`): the
+    header-free jittered cases through ``RetryingLLM``, ``backoff_delay`` asked directly,
+    and a jittered case without an rng with ``random.uniform`` patched the same way."""
+    seen: dict[str, Any] = {}
+    for case in [c for c in jitter_cases() if not c.has_headers][:5]:
+        rng = FixedUniform(case.seed or 0)
+        run = _run_llm(lab, script_steps(case.script, case.settings["max_attempts"]),
+                       case.settings, rng=rng)
+        run["uniform_calls"] = rng.calls
+        seen[case.name] = run
+    direct = {}
+    for n in range(5):
+        policy = lab.RetryPolicy(base_delay=0.5, factor=3.0, max_delay=20.0, jitter=True)
+        rng = FixedUniform(n)
+        direct[str(n)] = {
+            "jittered": outcome(lambda n=n, p=policy, r=rng: plain(lab.backoff_delay(n, p, r))),
+            "capped": outcome(lambda n=n, p=policy: plain(lab.backoff_delay(
+                n, replace(p, jitter=False)))),
+            "uniform_calls": rng.calls}
+    seen["direct"] = direct
+    first = [c for c in jitter_cases() if not c.has_headers][0]
+    with mock.patch("random.uniform", _fixed_uniform):
+        seen["patched_module"] = run_case(lab, replace(first, seed=None))
+    return seen
