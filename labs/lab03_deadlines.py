@@ -110,7 +110,9 @@ class Deadline:
     def child(self, seconds: float) -> "Deadline":
         """A deadline for a part of the work: ``seconds`` from now (negative: already
         past), or this deadline if that comes first. The earlier one wins, as in Go; this
-        deadline is unchanged."""
+        deadline is unchanged. Always a new ``Deadline`` at the earlier of the two instants,
+        for a passed deadline too (its child may lie further in the past), never this
+        object itself."""
         raise NotImplementedError("Deadline.child")
 
     def timeout(self, step_timeout: float) -> float:
@@ -139,7 +141,8 @@ def call_llm(
       (this raises :class:`DeadlineExceeded` when no time is left) and send it with the
       request: ``create(model=..., messages=..., tools=..., timeout=timeout)``, one number,
       so that connecting, reading, writing and waiting for a connection all get it. The
-      request carries every one of ``messages``, in order, as given.
+      request carries every one of ``messages``, in order, as given, and nothing added;
+      and only these parameters: no ``max_tokens`` or other option.
     - A permanent error (not ``is_transient``) is raised at once, as it is. A timed-out
       request (``openai.APITimeoutError``) is transient like the others.
     - After a transient failure: on the last attempt raise lab 01's ``RetryError`` from it
@@ -178,17 +181,25 @@ def run_agent(
     2. Ask the model with :func:`call_llm` (the run's messages, the deadline, the step
        timeout, ``policy``, ``sleep``, ``rng``, ``model``). Every request, with its
        timeout, sends the run's whole conversation so far: ``run.messages`` as it stands,
-       no window, no trimming.
+       no window, no trimming, no message added (near the deadline too). A turn is
+       started whenever any time is left, its timeout shrunk to the time left: never
+       refused because less than a step timeout is left.
     3. Count the turn once its answer is in: ``run.steps += 1``,
        ``run.llm_tokens += usage.total_tokens``, as the response reports it (a usage of 0
-       tokens counts 0, never an estimate); append the reply with ``assistant_message``.
+       tokens counts 0, never an estimate; cached prompt tokens,
+       ``usage.prompt_tokens_details.cached_tokens``, are in the total and count like any
+       other); append the reply with ``assistant_message``.
     4. No tool calls: the run is completed, ``run.result`` is the reply's text; return.
-       Else append the tool results (``run_tool_calls(reply, tools.execute)``) and go on.
+       Else append the tool results (``run_tool_calls(reply, tools.execute)``) and go on;
+       this holds for the turn that used the last step too: its tool calls are run, and
+       ``max_steps`` stops the run before the next request.
 
     The run never raises. When a budget runs out, ``run.state`` is failed,
     ``run.exhausted`` names the budget (``exception.budget``) and ``run.error`` is
     ``"<ExceptionType>: <message>"``; any other failure (a permanent error, a
-    ``RetryError``) ends it failed the same way with ``run.exhausted`` left None. Either
-    way ``run.messages``, ``run.steps`` and ``run.llm_tokens`` keep the progress made.
+    ``RetryError``, any exception out of the loop: a tool whose ``execute`` raises, a
+    ``TypeError`` from the client) ends it failed the same way with ``run.exhausted``
+    left None. Either way ``run.messages``, ``run.steps`` and ``run.llm_tokens`` keep the
+    progress made.
     """
     raise NotImplementedError("run_agent")

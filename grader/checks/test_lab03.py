@@ -95,6 +95,11 @@ def test_expiry_keeps_the_progress(observe):
     seen = observe("slow_model")["slow_tool_turns"]
     if not _stopped_in_time(seen, 300.0):
         return  # the loop went on past the deadline: run-deadline-stops-loop says so
+    if len(seen["requests"]) < 3:
+        # the contract starts a turn at 0, 100 and 200 s (time is left at each, and the
+        # timeout shrinks to it); a turn not started is timeout-shrinks-to-budget's, and
+        # this run's progress is judged only once they were
+        return
     run = seen["run"]
     expected = ["system", "user"] + ["assistant", "tool"] * 3
     assert run["steps"] == 3 and run["roles"] == expected, (
@@ -369,6 +374,35 @@ def test_a_negative_child_lies_in_the_past(observe):
         f"{got['negative_child_at']!r} s from the start; expected 75 (5 s before now: "
         "seconds from now, the earlier one winning, whatever the sign)"
     )
+
+
+@pytest.mark.item("lab03.child-deadline-min")
+def test_a_child_of_a_passed_deadline_is_the_earlier_instant(observe):
+    got = observe("nested_deadlines").get("returned")
+    assert got is not None, "Deadline raised"
+    for case in got["passed_children"]:
+        ago, seconds_ = case["ago"], case["seconds"]
+        # the parent's at is 0 here; now is `ago` after it: the earlier of the two wins
+        expected = min(0.0, ago + seconds_)
+        what = (f"child({seconds_:g}) of a deadline that passed {ago:g} s ago" if ago
+                else f"child({seconds_:g}) of a deadline passing right now")
+        for at, is_parent, which in ((case["at"], case["is_parent"], "the child"),
+                                     (case["again_at"], case["again_is_parent"],
+                                      "the same child asked again")):
+            assert not is_parent, (
+                f"{what}: {which} is the parent object itself; expected a new Deadline (at "
+                "the earlier of the parent's instant and now + seconds): child() makes a new "
+                "one for every deadline, a passed one included"
+            )
+            assert close(at, expected), (
+                f"{what}: {which} has at = parent's at + {at!r}; expected {expected:g} (the "
+                "earlier of the parent's instant and now + seconds, whatever time is left: "
+                "a passed deadline's child is still compared by instants)"
+            )
+        assert close(case["grandchild_at"], expected), (
+            f"{what}: its child({seconds_:g}) has at = parent's at + "
+            f"{case['grandchild_at']!r}; expected {expected:g} (never later than its parent)"
+        )
 
 
 # -- lab03.retry-respects-deadline ----------------------------------------------------------
@@ -651,6 +685,27 @@ def test_other_failures_end_the_run_cleanly(observe):
         )
 
 
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_any_failure_in_the_loop_ends_the_run_cleanly(observe):
+    for scenario, name, error_type, what in (
+            ("no_time", "tool_fails", "ToolFailure",
+             "a run whose second turn's tool raises ToolFailure"),
+            ("llm_timeouts", "unsendable_in_a_run", "TypeError",
+             "a run holding a message the client cannot turn into JSON (a TypeError from "
+             "create)")):
+        seen = observe(scenario)[name]
+        problem = _ended_as(seen, "failed", None)
+        error = (seen.get("run") or {}).get("error")
+        if not problem and not (isinstance(error, str) and error.startswith(f"{error_type}: ")):
+            problem = f"the run's error is {error!r}"
+        assert not problem, (
+            f"{what}: {problem}; expected run_agent to return the run failed with "
+            f"'{error_type}: <message>' and nothing recorded as exhausted: the run never "
+            "raises, whatever the failure (catch every Exception around the loop, not only "
+            "the ones call_llm is known to raise)"
+        )
+
+
 # -- lab03.budget-enforced ------------------------------------------------------------------
 
 
@@ -663,6 +718,34 @@ def test_max_steps_stops_the_run(observe):
         f"max_steps=2, a model that never finishes: {len(seen['requests'])} requests; "
         "expected 2"
     )
+
+
+@pytest.mark.item("lab03.budget-enforced")
+def test_the_last_steps_tools_run_before_the_run_stops(observe):
+    for scenario, name, calls, what in (
+            ("other_budgets", "steps", 1, "max_steps=2, a model that never finishes"),
+            ("other_budgets", "already_spent", 1, "max_steps=4, a run handed in with 2 steps "
+                                                  "already taken"),
+            ("other_budgets", "two_calls_a_turn", 2, "max_steps=4, every reply asking for two "
+                                                     "tools"),
+            ("simultaneous_budgets", "steps_and_tokens", 1, "max_steps=2 and "
+                                                            "max_llm_tokens=1200 both reached "
+                                                            "after two turns")):
+        seen = observe(scenario)[name]
+        if _ended_as(seen, "failed", "max_steps"):
+            continue  # how the run ended: the checks of max_steps above say so
+        answered = sum(r["outcome"] == "200" for r in seen["requests"])
+        expected = ["system", "user"] + (["assistant"] + ["tool"] * calls) * answered
+        roles = seen["run"]["roles"]
+        if roles.count("assistant") != answered or roles[:2] != expected[:2]:
+            continue  # the run lost turns it was answered: the progress a failed run
+            # keeps is deadline-exceeded-recorded's
+        assert roles == expected, (
+            f"{what}: after {answered} answered turn(s) the run holds the messages {roles}; "
+            f"expected {expected}: the tool calls of the turn that used the last step are run "
+            "and their results kept; max_steps stops the run before the next request, not "
+            "before the tools"
+        )
 
 
 @pytest.mark.item("lab03.budget-enforced")
@@ -880,7 +963,13 @@ def test_the_deadline_and_the_steps_running_out_together(observe):
     if _ended_as(alone, "failed", "max_wall_time") or not _stopped_in_time(alone, 300.0) \
             or not _sees_a_passed_deadline(observe):
         return  # the deadline alone is not enforced or recorded: the checks above say so
-    _together(observe("simultaneous_budgets")["deadline_and_steps"], "max_wall_time",
+    together = observe("simultaneous_budgets")["deadline_and_steps"]
+    if (together.get("run") or {}).get("roles", [])[-1:] == ["assistant"]:
+        # the last turn's tool (which takes the run past its deadline) was not run: that
+        # the tools of the turn using the last step run is budget-enforced's, and this
+        # check is built on it
+        return
+    _together(together, "max_wall_time",
               "a 199 s run with max_steps=2, two turns of 100 s: the deadline has passed "
               "when the steps run out")
 
@@ -1323,6 +1412,65 @@ def test_every_request_sends_the_whole_conversation(observe):
             turn += request["outcome"] == "200"
 
 
+def _conversation_problem(seen: dict[str, Any]) -> str:
+    """What differs between the messages each request of a run sent and the run's own
+    conversation at that turn, or '' (also when the run does not hold the turns it was
+    answered: the progress a run keeps is deadline-exceeded-recorded's)."""
+    held = seen["run"].get("messages") or []
+    answered = sum(r["outcome"] == "200" for r in seen["requests"])
+    starts = [n for n, m in enumerate(held) if m[0] == "assistant"]
+    if len(starts) != answered or len(seen["sent"]) != len(seen["requests"]):
+        return ""
+    if any(state in ("failed", "completed") for state in seen["states_at_requests"]):
+        return ""  # a request sent once the run had ended (a wrap-up after its deadline,
+        # say): that no request follows the end is run-deadline-stops-loop's
+    turn = 0
+    for request, sent in zip(seen["requests"], seen["sent"]):
+        expected = held[:starts[turn]] if turn < len(starts) else held
+        if sent != expected:
+            return (f"the request at {request['at']:g} s (turn {turn + 1}) sent {len(sent)} "
+                    f"message(s) ({_roles(sent)}) where the run held {len(expected)} "
+                    f"({_roles(expected)})")
+        turn += request["outcome"] == "200"
+    return ""
+
+
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_every_request_sends_the_conversation_near_the_deadline_too(observe):
+    for name, seen in _all_runs(observe):
+        if "sent" not in seen or not isinstance(seen.get("run"), dict):
+            continue
+        problem = _conversation_problem(seen)
+        left = [f"{seen['budget_s'] - r['at']:g}" for r in seen["requests"]]
+        assert not problem, (
+            f"{name} (a {seen['budget_s']:g} s run, requests with {', '.join(left) or 'no'} "
+            f"s left): {problem}: every request sends the run's whole conversation, "
+            "run.messages as it stands, and nothing else: no message added, near the "
+            "deadline or the end of a budget included"
+        )
+
+
+#: What a request's body holds: the contract's create(model, messages, tools, timeout)
+#: (the timeout goes with the HTTP request, not in the body).
+CONTRACT_PARAMS = ["messages", "model", "tools"]
+
+
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_requests_carry_only_the_contracts_parameters(observe):
+    runs = _all_runs(observe) + [(f"generated_runs.{name}", seen)
+                                 for name, seen in observe("generated_runs").items()]
+    for name, seen in runs:
+        extra = [(r["at"], more) for r in seen["requests"]
+                 for more in [[p for p in r.get("params", []) if p not in CONTRACT_PARAMS]]
+                 if more]
+        assert not extra, (
+            f"{name}: the request at {extra[0][0]:g} s carried the parameters "
+            f"{extra[0][1]} besides {CONTRACT_PARAMS}; expected only create(model=..., "
+            "messages=..., tools=..., timeout=...): no max_tokens or other option, whatever "
+            "budget is left"
+        )
+
+
 def _token_run(case: RunCase) -> tuple[str, int, int]:
     """What the contract makes of a generated run: how it ends (``"completed"`` or the
     budget that runs out), its steps (one per answered request) and its tokens (each
@@ -1360,5 +1508,7 @@ def test_generated_runs_count_the_tokens_reported(observe):
             f"{'; ' + problem if problem else ''}; expected {steps} answered request(s), "
             f"{steps} steps and {tokens} tokens, the run {ended}: llm_tokens adds up each "
             "response's usage.total_tokens as reported (a usage of 0 tokens counts 0, never "
-            "an estimate), and max_llm_tokens stops the run only once they reach it"
+            "an estimate; cached prompt tokens, which this server reports in "
+            "prompt_tokens_details, are in the total and count like any other), and "
+            "max_llm_tokens stops the run only once they reach it"
         )

@@ -72,21 +72,48 @@ def _requests(llm: FakeLLM) -> list[dict[str, Any]]:
     """The caller's own requests (not the client's retries of them)."""
     return [
         {"at": r.at, "outcome": r.outcome, "timeout": {k: plain(v) for k, v in r.timeout.items()},
-         "model": plain(r.body.get("model")), "tools": _tool_names(r.body)}
+         "model": plain(r.body.get("model")), "tools": _tool_names(r.body),
+         "params": sorted(str(key) for key in r.body)}
         for r in llm.requests if not r.client_retry
     ]
 
 
+class _CachingLLM(FakeLLM):
+    """The fake server, reporting part of each answer's prompt tokens as served from the
+    prompt cache (``usage.prompt_tokens_details.cached_tokens``), as OpenAI's does; the
+    ``total_tokens`` it reports are unchanged. The cached share is drawn from a seeded rng."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache_rng = random.Random(CACHE_SEED)
+
+    def _completion(self, index: int, turn: int, body: dict[str, Any],
+                    step: Any) -> dict[str, Any]:
+        completion = super()._completion(index, turn, body, step)
+        usage = completion["usage"]
+        prompt = usage["prompt_tokens"]
+        cached = self._cache_rng.choice((prompt, prompt * 4 // 5, prompt // 2, 0)) \
+            if prompt else self._cache_rng.choice((0, 0))
+        usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+        return completion
+
+
+#: The seed of the cached shares the caching server reports.
+CACHE_SEED = 3017
+
+
 @contextmanager
-def _clocked(script: Sequence[Step], *, timeouts_as: int | None = None
+def _clocked(script: Sequence[Step], *, timeouts_as: int | None = None, cached: bool = False
              ) -> Iterator[tuple[FrozenClock, FakeLLM, list[float]]]:
     """A detached clock, the fake server on it (its timeouts answered ``timeouts_as`` when
-    given), and the waits taken with ``time.sleep`` (each moves the clock as the handed
-    sleep would; the client's own are not noted)."""
+    given; reporting cached prompt tokens when ``cached``), and the waits taken with
+    ``time.sleep`` (each moves the clock as the handed sleep would; the client's own are
+    not noted)."""
     process_sleeps: list[float] = []
+    server = _CachingLLM if cached else FakeLLM
     with FrozenClock(detached=True) as clock, \
-            FakeLLM(script, clock=clock, replay_client_retries=True,
-                    timeouts_as=timeouts_as) as llm:
+            server(script, clock=clock, replay_client_retries=True,
+                   timeouts_as=timeouts_as) as llm:
 
         def stand_in(seconds: float) -> None:
             caller = str(sys._getframe(1).f_globals.get("__name__", ""))  # noqa: SLF001
@@ -150,16 +177,31 @@ def _agent(
     spent: tuple[int, int] = (0, 0),
     timeouts_as: int | None = None,
     failing_tools: Sequence[str] = (),
+    extra_messages: Sequence[dict[str, Any]] = (),
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """``run_agent`` on a fresh run (with ``spent`` steps and tokens already on it); what
-    it returned, the run, the requests and the clock. ``step_timeout``, ``model`` and
+    """``run_agent`` on a fresh run (with ``spent`` steps and tokens already on it, and
+    ``extra_messages`` after its prompt); what it returned, the run (its messages too), the
+    messages of each request, the requests and the clock. ``step_timeout``, ``model`` and
     ``rng`` are not passed when None."""
-    with _clocked(script, timeouts_as=timeouts_as) as (clock, llm, process_sleeps):
+    with _clocked(script, timeouts_as=timeouts_as, cached=cached) as (clock, llm,
+                                                                      process_sleeps):
         run = AgentRun.start(GOAL, budget)
         run.steps, run.llm_tokens = spent
+        run.messages.extend(extra_messages)
         states: list[Any] = []
         llm.before_reply = lambda _request: states.append(
             plain(getattr(run.state, "value", run.state)))
+        # the run's state as each request of its own was answered (any answer)
+        at_requests: list[Any] = []
+        record = llm._record  # noqa: SLF001
+
+        def noting(*args: Any, **kwargs: Any) -> None:
+            if not kwargs.get("client_retry"):
+                at_requests.append(plain(getattr(run.state, "value", run.state)))
+            record(*args, **kwargs)
+
+        llm._record = noting  # type: ignore[method-assign]  # noqa: SLF001
         tools = DevOpsTools(clock=clock, durations=slow_tools)
         for name in failing_tools:
             tools.fail_next(name)
@@ -173,7 +215,11 @@ def _agent(
             describe=lambda e: _raised(e, lab),
         )
         seen["run"] = _run_fields(run)
+        seen["run"]["messages"] = [_sent(m) for m in run.messages]
+        seen["sent"] = [[_sent(m) for m in r.messages] for r in llm.requests
+                        if not r.client_retry]
         seen["states_while_running"] = states
+        seen["states_at_requests"] = at_requests
         seen["spent_before"] = list(spent)
         seen["budget_s"] = budget.max_wall_time
         return _timing(seen, clock, llm, process_sleeps)
@@ -319,9 +365,38 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
             clock.advance(40.0)  # the parent has passed by 20 s
             seen["child_of_passed_at"] = parent.child(15.0).at - parent.at
             seen["negative_child_of_passed_at"] = parent.child(-5.0).at - parent.at
-            return {key: plain(value) for key, value in seen.items()}
+            seen = {key: plain(value) for key, value in seen.items()}
+            seen["passed_children"] = _passed_children(lab, clock)
+            return seen
 
     return outcome(observe)
+
+
+#: The seed of the children asked of passed deadlines.
+CHILDREN_SEED = 3019
+
+
+def _passed_children(lab: ModuleType, clock: FrozenClock) -> list[dict[str, Any]]:
+    """Children of deadlines that have just passed (or pass right now), of seconds on
+    both sides of the time since: each as the parent's age (how long ago it passed), the
+    child's seconds, its ``at`` from the parent's, and whether it is the parent itself.
+    Then the same twice over, and a grandchild, for the first."""
+    rng = random.Random(CHILDREN_SEED)
+    found = []
+    for _ in range(8):
+        ago = rng.choice((0.0, 1.0, 2.5, 20.0))
+        seconds = rng.choice((-30.0, -5.0, -3.0, -1.0, 0.0, 4.0, 15.0))
+        parent = lab.Deadline.after(10.0, clock=clock.monotonic)
+        clock.advance(10.0 + ago)
+        child = parent.child(seconds)
+        again = parent.child(seconds)
+        found.append({
+            "ago": ago, "seconds": seconds,
+            "at": plain(child.at - parent.at), "is_parent": child is parent,
+            "again_at": plain(again.at - parent.at), "again_is_parent": again is parent,
+            "grandchild_at": plain(child.child(seconds).at - parent.at),
+        })
+    return found
 
 
 @SCENARIOS.scenario
@@ -405,6 +480,11 @@ def llm_timeouts(lab: ModuleType) -> dict[str, Any]:
         "unsendable": _call(lab, [reply("never sent")] * 4, deadline_s=roomy,
                             step_timeout=20.0, policy={"max_attempts": 4},
                             messages=[*PROMPT, {"role": "user", "content": _ToolReport()}]),
+        # the same message in a run's conversation: the client's TypeError in run_agent
+        "unsendable_in_a_run": _agent(
+            lab, [reply("never sent")] * 4, Budget(max_wall_time=roomy), step_timeout=20.0,
+            policy={"max_attempts": 4},
+            extra_messages=[{"role": "user", "content": _ToolReport()}]),
     }
 
 
@@ -815,10 +895,11 @@ def _sent(message: Any) -> list[Any]:
 @SCENARIOS.scenario
 def generated_runs(lab: ModuleType) -> dict[str, Any]:
     """Every generated run: what it ended with, and the messages of each request it sent
-    next to the run's own messages."""
+    next to the run's own messages; the server reports part of the prompt tokens as
+    cached (the total it reports is what counts)."""
     seen = {}
     for case in run_cases():
-        with _clocked(case.script()) as (clock, llm, process_sleeps):
+        with _clocked(case.script(), cached=True) as (clock, llm, process_sleeps):
             run = AgentRun.start(GOAL, Budget(max_steps=50, max_wall_time=10_000.0,
                                               max_llm_tokens=case.max_llm_tokens))
             tools = DevOpsTools(clock=clock)
