@@ -84,13 +84,15 @@ def is_transient(error: BaseException) -> bool:
     """True for failures another attempt may cure, False for everything else.
 
     Transient:
-    - ``openai.APIStatusError`` whose ``status_code`` is 408, 409, 429 or any 5xx;
+    - ``openai.APIStatusError`` whose ``status_code`` is 408, 409, 429 or any 5xx, statuses
+      no registry lists included (a 509, a Cloudflare 520-527, a proxy's 599);
     - ``openai.APIConnectionError`` (which includes ``openai.APITimeoutError``);
     - ``httpx.TransportError`` (timeouts, refused connections) and the built-in
       ``TimeoutError`` and ``ConnectionError``, for callables that are not the OpenAI client.
 
     Everything else is permanent: 400, 401, 403, 404, 422 (a bad request stays bad however
-    often it is sent) and programming errors such as ``ValueError`` or ``KeyError``.
+    often it is sent), any other 4xx, unlisted ones such as 444 or 499 too, and programming
+    errors such as ``ValueError`` or ``KeyError``.
 
     The error's own type and status decide, whatever its ``__cause__`` or ``__context__``:
     a ``ConnectionError`` raised from a ``PermissionError`` (or while handling a
@@ -110,8 +112,9 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random | None = N
     With ``policy.jitter``: exactly ``rng.uniform(0, capped)``, one draw per call, where
     ``capped`` is the wait without jitter (the ``random`` module's ``uniform`` when ``rng``
     is None). The same seeded ``rng`` then gives the same waits. Without jitter ``rng`` is
-    not used: an rng handed over changes no wait. The rng is drawn from only here, and
-    ``retry_call`` calls this once for each backoff wait it actually makes, when it makes it.
+    not used: an rng handed over changes no wait and is never drawn from. The rng is drawn
+    from only here, and ``retry_call`` calls this once for each backoff wait it actually
+    makes, when it makes it.
     """
     raise NotImplementedError("backoff_delay")
 
@@ -126,7 +129,8 @@ def server_delay(error: BaseException) -> float | None:
     - ``retry-after``: whole seconds, or an HTTP date in any of HTTP's three forms
       (IMF-fixdate, RFC 850, asctime; always GMT): then the seconds from now, on
       ``time.time()`` as it is (its fraction of a second counts), until that date; a date
-      in the past gives 0.
+      in the past gives 0. The date is GMT whatever the machine's timezone: never read it
+      as local time.
     A value that is missing, negative, infinite, not a number (``nan``) or unreadable
     counts as absent: an unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and
     when neither gives a delay the answer is None (fall back to the computed backoff).
@@ -145,12 +149,14 @@ def retry_call(
 ) -> T:
     """Call ``fn()`` until it succeeds, retrying transient failures; return its result.
 
-    - A permanent error (``is_transient`` is False) is raised at once, as it is: not
-      wrapped, not waited on, ``fn`` called only that once.
+    - A permanent error (``is_transient`` is False) is raised at once, as it is: the very
+      exception object ``fn`` raised (not a copy, not another message or ``__cause__``),
+      not wrapped, not waited on, ``fn`` called only that once.
     - Only the error's type and status decide: ``fn`` raising the very same exception
       object again is retried like any other failure (its identity means nothing).
     - A transient error is followed by a wait and another attempt, until
-      ``policy.max_attempts`` attempts have been made. The wait after failed attempt
+      ``policy.max_attempts`` attempts have been made, however many that is (thousands,
+      far past Python's recursion limit, work like four). The wait after failed attempt
       ``n`` (counting from 0) is ``backoff_delay(n, policy, rng)``, unless the server asked
       for a delay (``server_delay``): then that delay, capped at ``policy.max_delay``,
       replaces the backoff for that one wait (no jitter on it; whether an unused jitter
@@ -179,7 +185,8 @@ class RetryingLLM:
     would become twelve requests. Keep a copy of ``client`` with its retries turned off
     (``client.with_options(max_retries=0)``; the caller's own client is left as it was)
     and send every request through that copy, with ``retry_call`` as the one retry loop,
-    so the server sees exactly ``policy.max_attempts`` requests at most.
+    so the server sees exactly ``policy.max_attempts`` requests at most, on every call:
+    after an earlier call gave up or raised a permanent error too.
 
     The ``rng`` is for the jittered waits only (``retry_call`` hands it to
     ``backoff_delay``): it is used for nothing else, so the calls of one ``RetryingLLM``
@@ -203,8 +210,10 @@ class RetryingLLM:
         as ``tools`` or ``timeout`` passed through to ``chat.completions.create``), retried
         as ``retry_call`` does with this object's policy, ``sleep`` and ``rng``. Return the
         ``ChatCompletion``; raise what ``retry_call`` raises. ``messages`` may be any
-        iterable, read once: every attempt sends the same messages. A ``timeout`` option
-        is the request's: it changes neither which failures are retried nor the waits (an
-        attempt that timed out under it is retried like any other), and a permanent error,
-        401 included, reaches the server once."""
+        iterable, read once: every attempt sends the same request (the same messages,
+        options and headers: nothing added or changed per attempt, not even an
+        ``x-stainless-retry-count`` of your own). A ``timeout`` option is the request's: it
+        changes neither which failures are retried nor the waits (an attempt that timed
+        out under it is retried like any other), and a permanent error, 401 included,
+        reaches the server once and the caller as the very object the client raised."""
         raise NotImplementedError("RetryingLLM.complete")

@@ -34,6 +34,10 @@ from grader.scenarios.lab01 import (CARRIED_POLICY, LARGE_LIMITS, LARGE_LLM_LIMI
                                     LARGE_POLICY, USED_ORDERS, SharedRng, carried_delays,
                                     carried_runs, conversation_cases, linked_errors,
                                     shared_rng_cases, timeout_cases)
+from grader.scenarios.lab01 import (AFTER_CLIENTS, AFTER_ENDINGS, AS_RAISED_STATUSES,
+                                    PREBUILT_PERMANENT, SAME_HEADER_CALLS,
+                                    deep_cases, status_cases, unjittered_cases,
+                                    zoned_cases)
 
 #: What the OpenAI client raises for each kind of failure (its own mapping).
 ERROR_TYPES = {
@@ -1313,6 +1317,11 @@ def test_large_limits_stop_at_the_limit(observe):
         if made > limit:
             problems.append(f"max_attempts={limit} ({how}): {made} attempts")
             continue
+        raised = run.get("raised") or {}
+        if made < limit and not raised.get("is_retry_error"):
+            # stopped before the limit without giving up (a RecursionError, say): the wait
+            # before it was one between attempts, with one still to come; the other items'
+            continue
         after = sum(w for a, w, via in run["waits"]
                     if via != "client" and a >= made and isinstance(w, (int, float)))
         if after > TOLERANCE:
@@ -1645,3 +1654,229 @@ def test_jitter_is_the_rngs_own_uniform(observe):
     assert not problems, first(problems, "with jitter, each wait is exactly rng.uniform(0, "
                                          "capped) (random.uniform without an rng): that very "
                                          "call, not another draw scaled to the same range")
+
+
+# -- round 12: statuses no registry lists, the same headers on every attempt, limits past
+# -- the recursion limit, the very error object, HTTP dates off UTC, no draw without
+# -- jitter, calls after a give-up on a client with retries of its own ----------------------
+
+
+def contract_transient_status(status: str) -> bool:
+    """Whether the contract calls an HTTP status transient: 408, 409, 429 or any 5xx,
+    whether or not a registry lists it."""
+    return int(status) in (408, 409, 429) or int(status) >= 500
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_every_5xx_is_transient_listed_or_not(observe):
+    seen = observe("unlisted_statuses")
+    wrong = []
+    for status in status_cases():
+        if not contract_transient_status(status):
+            continue
+        direct, run = seen[status]["direct"], seen[status]["llm"]
+        if direct.get("returned") is not True:
+            wrong.append(f"is_transient of the client's {status} error: {raised_type(direct)}")
+        elif run.get("returned") != SUCCESS or len(run["requests"]) != 2:
+            wrong.append(f"a {status}, then a success, through RetryingLLM: {raised_type(run)} "
+                         f"after {len(run['requests'])} request(s)")
+    assert not wrong, first(wrong, "408, 409, 429 and every 5xx are transient, statuses no "
+                                   "registry lists (509, 520-527, 598, 599) included: compare "
+                                   "the status_code as a number; expected True, and the "
+                                   "success after 2 requests")
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_an_unlisted_4xx_is_permanent_and_raised_as_it_is(observe):
+    seen = observe("unlisted_statuses")
+    wrong = []
+    for status in status_cases():
+        if contract_transient_status(status):
+            continue
+        direct, run = seen[status]["direct"], seen[status]["llm"]
+        raised = run.get("raised") or {}
+        if direct.get("returned") is not False:
+            wrong.append(f"is_transient of the client's {status} error: {raised_type(direct)}")
+        elif raised_type(run) != error_type(status) or raised.get("status") != int(status) \
+                or len(run["requests"]) != 1 \
+                or [w for w in run["waits"] if w[2] != "client"]:
+            wrong.append(f"a {status} through RetryingLLM: {raised_type(run)} (status "
+                         f"{raised.get('status')!r}) after {len(run['requests'])} request(s) "
+                         f"and {len([w for w in run['waits'] if w[2] != 'client'])} wait(s)")
+        elif not run["as_raised"]:
+            wrong.append(f"a {status} through RetryingLLM: not the error the client raised "
+                         f"(message {raised.get('message')!r}, from {raised.get('causes')})")
+    assert not wrong, first(wrong, "a 4xx other than 408, 409 and 429 is permanent, a status "
+                                   "no registry lists (444, 460, 499) too: expected "
+                                   "is_transient False, and the client's own "
+                                   "APIStatusError raised as it is after 1 request, no wait")
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_every_attempt_sends_the_same_headers(observe):
+    seen = observe("same_headers")
+    wrong = []
+    for name, options, failures in SAME_HEADER_CALLS:
+        run = seen[name]
+        sent = run["headers"][:len(failures) + 1]
+        if len(sent) < 2:
+            continue  # not retried at all: the other checks of this item say so
+        for number, headers in enumerate(sent[1:], start=2):
+            changed = sorted(key for key in set(headers) | set(sent[0])
+                             if headers.get(key) != sent[0].get(key))
+            if changed:
+                how = ", ".join(f"{key}: {sent[0].get(key)!r} then {headers.get(key)!r}"
+                                for key in changed[:3])
+                words = ", ".join(f"{k}={v!r}" for k, v in options.items())
+                wrong.append(f"complete(messages{', ' + words if words else ''}) over "
+                             f"{', '.join(failures)}, then a success: attempt {number} sent "
+                             f"other headers than attempt 1 ({how})")
+                break
+    assert not wrong, first(wrong, "every attempt sends the same request: no header, option "
+                                   "or parameter added or changed per attempt (an "
+                                   "x-stainless-retry-count of your own included: a server "
+                                   "takes that for the client's own retry of the request)")
+
+
+@pytest.mark.item("lab01.retries-transient")
+def test_a_success_past_the_recursion_limit_is_reached(observe):
+    seen = observe("deep_limits")
+    wrong = []
+    for case in deep_cases():
+        if case.succeeds_at is None:
+            continue
+        run = seen[case.name]
+        if run.get("returned") != 42 or run["calls"] != case.succeeds_at:
+            wrong.append(f"retry_call, max_attempts={case.max_attempts}, base 0 s, "
+                         f"ConnectionErrors until call {case.succeeds_at} returns 42: "
+                         f"{raised_type(run)} after {run['calls']} call(s)")
+    assert not wrong, first(wrong, "a limit far past Python's recursion limit is a limit like "
+                                   "any other: expected 42 on the call that returns it (loop "
+                                   "over the attempts; a recursive retry runs out of stack)")
+
+
+@pytest.mark.item("lab01.gives-up-with-last-error")
+def test_giving_up_past_the_recursion_limit(observe):
+    seen = observe("deep_limits")
+    problems = []
+    for case in deep_cases():
+        if case.succeeds_at is not None:
+            continue
+        run, limit = seen[case.name], case.max_attempts
+        raised = run.get("raised") or {}
+        if run["calls"] > limit or (run["calls"] < limit and raised.get("is_retry_error")):
+            continue  # other attempts than the limit's: the attempt items say so
+        if run["calls"] < limit and raised.get("type") == "ConnectionError":
+            continue  # a ConnectionError raised as it is, not retried: retries-transient's
+        problem = _gave_up_properly(run, limit, "ConnectionError", None)
+        if not problem and not raised.get("last_is_final"):
+            problem = "last_error is not the error of the final attempt"
+        if problem:
+            problems.append(f"retry_call, max_attempts={limit}, base 0 s, every call a "
+                            f"ConnectionError: {problem} (after {run['calls']} call(s))")
+    assert not problems, first(problems, "giving up after thousands of attempts is "
+                                         "RetryError(max_attempts, last error) as after four "
+                                         "(loop over the attempts; a recursive retry runs out "
+                                         "of stack)")
+
+
+@pytest.mark.item("lab01.permanent-not-retried")
+def test_a_permanent_error_is_the_very_object_raised(observe):
+    seen = observe("as_raised")
+    wrong = []
+    for status in AS_RAISED_STATUSES:
+        for name, made, what in ((f"llm-{status}", 1, f"a {status}"),
+                                 (f"llm-503-503-{status}", 3, f"503, 503, then a {status}")):
+            run = seen[name]
+            if raised_type(run) != error_type(status) or len(run["requests"]) != made:
+                continue  # another error, or other requests: the checks above say so
+            if not run["as_raised"]:
+                raised, own = run["raised"], run["client_error"] or {}
+                wrong.append(f"{what} through RetryingLLM: a {raised['type']} with message "
+                             f"{raised['message']!r} (from {raised['causes']}), not the one "
+                             f"the client raised ({own.get('message')!r}, from "
+                             f"{own.get('causes')})")
+    for name in PREBUILT_PERMANENT:
+        for after in (0, 1):
+            run = seen[f"call-{after}-{name}"]
+            if raised_type(run) != run["error"]["type"] or run["calls"] != after + 1:
+                continue  # another error, or other calls: the checks above say so
+            if not (run["as_raised"] and run["same_cause"]):
+                raised = run["raised"]
+                what = "a ConnectionError, then " if after else ""
+                wrong.append(f"retry_call over {what}a {name}: a {raised['type']} with message "
+                             f"{raised['message']!r} (from {raised['causes']}), not the very "
+                             f"error the function raised (message "
+                             f"{run['error']['message']!r}, from {run['error']['causes']})")
+    assert not wrong, first(wrong, "a permanent error is raised at once, as it is: the very "
+                                   "exception object raised, not a copy of its class, nor "
+                                   "with another message or a __cause__ it did not have "
+                                   "(re-raise it with a bare raise)")
+
+
+@pytest.mark.item("lab01.honours-retry-after")
+def test_a_date_is_gmt_in_any_timezone(observe):
+    seen = observe("dates_off_utc")
+    wrong = []
+    for case in zoned_cases():
+        run = seen[case.name]
+        direct = run["direct"]
+        asked = gaps_asked(run)[:1]
+        retried = len(run["requests"]) >= 2
+        if not close(direct.get("returned"), float(case.ahead)) \
+                or (retried and not _all_close(asked, [float(case.ahead)])):
+            wrong.append(f"TZ={case.zone}, retry-after: {run['text']} ({case.ahead} s after "
+                         f"time.time()): server_delay {raised_type(direct)}, waits "
+                         f"{seconds(asked)}; expected {case.ahead} s")
+    assert not wrong, first(wrong, "an HTTP date is GMT whatever the machine's timezone: read "
+                                   "it with its zone (email.utils.parsedate_to_datetime, or "
+                                   "mktime_tz), never as local time (time.mktime)")
+
+
+@pytest.mark.item("lab01.capped-with-jitter")
+def test_no_draw_without_jitter(observe):
+    seen = observe("rng_without_jitter")
+    wrong = []
+    for case in unjittered_cases():
+        run, twin = seen[case.name], seen[f"{case.name}-twin"]
+        made = len(run["requests"]) if "requests" in run else run["calls"]
+        made_twin = len(twin["requests"]) if "requests" in twin else twin["calls"]
+        asked = [w for _a, w, via in run["waits"] if via != "client"]
+        fallback = [w for _a, w, via in twin["waits"] if via != "client"]
+        if made != made_twin or not _all_close(asked, fallback):
+            continue  # the rng changed the attempts or the waits: exponential-backoff's
+        if not run["rng_unchanged"]:
+            via = "RetryingLLM" if case.via == "llm" else "retry_call"
+            p = case.settings
+            wrong.append(f"{via}, max_attempts={p['max_attempts']}, base {p['base_delay']:g} "
+                         f"s, factor {p['factor']:g}, cap {p['max_delay']:g} s, jitter off, a "
+                         f"seeded rng: {', '.join(case.failures)}, then a success: the rng was "
+                         "drawn from")
+    for n, probe in seen["direct"].items():
+        if "returned" in probe and probe["returned"] == probe["without_rng"].get("returned") \
+                and not probe["rng_unchanged"]:
+            wrong.append(f"backoff_delay({n}), jitter off, a seeded rng: the rng was drawn from")
+    assert not wrong, first(wrong, "without jitter the rng is not used at all: no draw (its "
+                                   "state after the call is what it was before), so that an "
+                                   "rng shared with jittered calls goes on where they left it")
+
+
+@pytest.mark.item("lab01.single-retry-layer")
+def test_later_calls_are_not_retried_underneath(observe):
+    seen = observe("calls_after_endings")
+    wrong = []
+    for sequence, calls in AFTER_ENDINGS.items():
+        for client_name, options in AFTER_CLIENTS.items():
+            run = seen[f"{sequence}-{client_name}"]
+            retried = run["client_retries_per_call"]
+            if any(retried):
+                shown = "; ".join(f"call {n + 1} ({', '.join(call)}): {made} request(s) of "
+                                  f"yours, {extra} more by the client"
+                                  for n, (call, made, extra) in enumerate(
+                                      zip(calls, run["made"], retried)) if extra)
+                wrong.append(f"one RetryingLLM on a client with max_retries="
+                             f"{options.get('max_retries', 2)}, {len(calls)} calls in a row: "
+                             f"{shown}")
+    assert not wrong, first(wrong, "every call sends one request per attempt, also after an "
+                                   "earlier call gave up or raised a permanent error: send "
+                                   "every request through the retries-off copy, always")

@@ -38,6 +38,7 @@ import openai
 
 from grader.observe import describe_error, outcome, plain, required, type_name
 from grader.scenarios import Registry, raised_from
+from labs.kit import fake_llm as _fake_llm
 from labs.kit.clock import PROCESS_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
 
@@ -351,10 +352,43 @@ class _Waits:
         self.seen.append([self.requests(), plain(seconds), via])
 
 
+#: The fake's own reading of a request's retry number: its ``x-stainless-retry-count``.
+_HEADER_RETRY_NUMBER = _fake_llm._client_retry
+
+
+def _sdk_retry_number(request: httpx.Request) -> int:
+    """The OpenAI client's own retry number of ``request``, read from the client's retry
+    loop that is sending it (its ``retries_taken``), not from the ``x-stainless-retry-count``
+    header alone: a caller may set that header itself, and its attempts are then still its
+    own requests, not the client's retries. Each request's headers are kept on the fake that
+    answers it (see :func:`sent_headers`)."""
+    frame = sys._getframe(1)  # noqa: SLF001 - the fake's own frame, answering the request
+    server = frame.f_locals.get("self")
+    if isinstance(server, FakeLLM):
+        server.__dict__.setdefault("grader_headers", []).append(
+            {str(k): str(v) for k, v in request.headers.items()})
+    while frame is not None:
+        if frame.f_code.co_name == "request" \
+                and frame.f_globals.get("__name__") == "openai._base_client":
+            taken = frame.f_locals.get("retries_taken")
+            if type(taken) is int:
+                return max(0, taken)
+        frame = frame.f_back
+    return _HEADER_RETRY_NUMBER(request)
+
+
+def sent_headers(llm: FakeLLM) -> list[dict[str, str]]:
+    """The headers of each of the caller's own requests (not the client's retries), in
+    order."""
+    headers = llm.__dict__.get("grader_headers", [])
+    return [sent for sent, r in zip(headers, llm.requests) if not r.client_retry]
+
+
 @contextmanager
 def _run(script: Sequence[Step]) -> Iterator[tuple[FakeLLM, FrozenClock, _Waits]]:
     with FrozenClock(detached=True) as clock, \
-            FakeLLM(script, clock=clock, replay_client_retries=True) as llm:
+            FakeLLM(script, clock=clock, replay_client_retries=True) as llm, \
+            mock.patch("labs.kit.fake_llm._client_retry", _sdk_retry_number):
         waits = _Waits(clock, lambda: sum(1 for r in llm.requests if not r.client_retry))
         # the client's own retries (a wrapper that leaves them on) must not draw from the
         # random module a jittered run without an rng draws from
@@ -1805,4 +1839,430 @@ def own_uniform(lab: ModuleType) -> dict[str, Any]:
     first = [c for c in jitter_cases() if not c.has_headers][0]
     with mock.patch("random.uniform", _fixed_uniform):
         seen["patched_module"] = run_case(lab, replace(first, seed=None))
+    return seen
+
+
+# -- round 12: statuses no registry lists, the same headers on every attempt, limits past
+# -- the recursion limit, the very error object, HTTP dates off UTC, no draw without
+# -- jitter, calls after a give-up on a client with retries of its own ----------------------
+
+
+#: The seed the HTTP statuses asked about come from.
+STATUS_SEED = 20261201
+#: Statuses no registry (``http.HTTPStatus``, say) lists, always asked about: a proxy's,
+#: nginx's, AWS's and Cloudflare's.
+UNLISTED_STATUSES = (444, 460, 499, 509, 520, 522, 524, 527, 598, 599)
+
+
+def status_cases() -> list[str]:
+    """HTTP statuses across 400-599, registered and unregistered: drawn from where the
+    registered ones are (400-431, 500-511) and from beyond, with :data:`UNLISTED_STATUSES`."""
+    rng = random.Random(STATUS_SEED)
+    drawn = (rng.sample(range(400, 432), 6) + rng.sample(range(432, 500), 6)
+             + rng.sample(range(500, 512), 4) + rng.sample(range(512, 600), 6))
+    return [str(status) for status in sorted(set(drawn) | set(UNLISTED_STATUSES))]
+
+
+@contextmanager
+def _client_errors() -> Iterator[list[BaseException]]:
+    """Every error ``chat.completions.create`` raises while the block runs, whatever client
+    (or copy of one) it is called on, in order: the objects the client itself made."""
+    from openai.resources.chat.completions import Completions
+
+    made: list[BaseException] = []
+    original = Completions.create
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - recorded, then raised on as it is
+            made.append(error)
+            raise
+
+    with mock.patch.object(Completions, "create", create):
+        yield made
+
+
+def _run_llm_as_raised(lab: ModuleType, script: Sequence[Step],
+                       policy: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_run_llm`, and whether what the call raised is the very error object the
+    client raised last (``as_raised``), with the message and ``__cause__`` that object
+    has (``client_error``)."""
+    with _client_errors() as made:
+        caught: list[BaseException] = []
+
+        def describe(error: BaseException) -> dict[str, Any]:
+            caught.append(error)
+            return _raised(error, lab)
+
+        with _run(script) as (llm, clock, waits):
+            client = llm.client(max_retries=0)
+            seen = outcome(lambda: lab.RetryingLLM(
+                client, policy=lab.RetryPolicy(**policy), sleep=waits.sleep).complete(PROMPT),
+                keep=_content, describe=describe)
+            seen = _observed(seen, llm, clock, waits)
+    seen["as_raised"] = bool(caught and made and caught[0] is made[-1])
+    seen["client_error"] = describe_error(made[-1]) if made else None
+    return seen
+
+
+@SCENARIOS.scenario
+def unlisted_statuses(lab: ModuleType) -> dict[str, Any]:
+    """Every status of :func:`status_cases`: ``is_transient`` asked about the client's own
+    error for it, and that status once, then a success, through ``RetryingLLM``."""
+    statuses = status_cases()
+    errors = _status_errors(statuses)
+    seen = {}
+    for status in statuses:
+        seen[status] = {
+            "direct": outcome(lambda e=errors[status]: plain(lab.is_transient(e))),
+            "llm": _run_llm_as_raised(
+                lab, [failure(int(status)), reply(SUCCESS), reply(TOO_LATE)], QUICK),
+        }
+    return seen
+
+
+#: The calls whose every attempt must send the same request: ``(name, options, failures)``.
+SAME_HEADER_CALLS = (
+    ("plain", {}, ("503", "429", "timeout", "502")),
+    ("extra_headers", {"extra_headers": {"x-request-source": "on-call-agent"}},
+     ("500", "connect", "503")),
+    ("timeout", {"timeout": 20.0}, ("429", "504")),
+)
+
+
+@SCENARIOS.scenario
+def same_headers(lab: ModuleType) -> dict[str, Any]:
+    """Each call of :data:`SAME_HEADER_CALLS` (max_attempts 6): transient failures, then a
+    success; the headers each attempt sent."""
+    seen = {}
+    for name, options, failures in SAME_HEADER_CALLS:
+        steps = [_step(Attempt(kind), TOO_LATE) for kind in failures] + [reply(SUCCESS)]
+        with _run(steps + [reply(TOO_LATE)]) as (llm, clock, waits):
+            client = llm.client(max_retries=0)
+            run = outcome(lambda: lab.RetryingLLM(
+                client, policy=lab.RetryPolicy(max_attempts=6, base_delay=0.5),
+                sleep=waits.sleep).complete(PROMPT, **options),
+                keep=_content, describe=lambda e: _raised(e, lab))
+            run["headers"] = sent_headers(llm)
+            seen[name] = _observed(run, llm, clock, waits)
+    return seen
+
+
+#: The seed the limits past Python's recursion limit come from.
+DEEP_SEED = 20261202
+
+
+@dataclass(frozen=True)
+class DeepCase:
+    """``retry_call`` with ``max_attempts`` far past Python's recursion limit, no wait
+    (base 0, factor 1): ConnectionErrors until attempt ``succeeds_at`` returns 42 (None:
+    every attempt fails, and one call beyond the limit would return too late)."""
+
+    name: str
+    max_attempts: int
+    succeeds_at: int | None
+
+
+def deep_cases() -> list[DeepCase]:
+    rng = random.Random(DEEP_SEED)
+    cases = []
+    for number in range(2):
+        cases.append(DeepCase(f"success-{number + 1}", rng.randint(2000, 5000),
+                              rng.randint(1200, 1800)))
+        cases.append(DeepCase(f"give-up-{number + 1}", rng.randint(2000, 5000), None))
+    return cases
+
+
+#: The policy of the deep runs, but for ``max_attempts``.
+DEEP_POLICY = {"base_delay": 0.0, "factor": 1.0, "max_delay": 1.0}
+
+
+def _run_deep(lab: ModuleType, case: DeepCase) -> dict[str, Any]:
+    """One :class:`DeepCase`: the calls made, how it ended (``last_is_final``: whether a
+    retry error's ``last_error`` is the final call's very error), and the waits in short."""
+    calls = 0
+    raised: list[BaseException] = []
+    ends = case.succeeds_at or case.max_attempts
+
+    def fn() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == case.succeeds_at:
+            return 42
+        if calls > ends:
+            return TOO_LATE
+        raised.append(ConnectionError(f"connection reset, attempt {calls}"))
+        raise raised[-1]
+
+    with FrozenClock(detached=True) as clock:
+        waits = _Waits(clock, lambda: calls)
+        with mock.patch("time.sleep", waits.process_sleep):
+            seen = outcome(lambda: lab.retry_call(fn, lab.RetryPolicy(
+                max_attempts=case.max_attempts, **DEEP_POLICY), sleep=waits.sleep),
+                describe=lambda e: _raised(e, lab, lambda: raised[-1] if raised else None))
+    seen["calls"] = calls
+    seen["wait_count"] = len(waits.seen)
+    seen["waits_after_last"] = sum(1 for after, _w, _via in waits.seen if after >= calls)
+    return seen
+
+
+@SCENARIOS.scenario
+def deep_limits(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`deep_cases`."""
+    return {case.name: _run_deep(lab, case) for case in deep_cases()}
+
+
+def _prebuilt_permanent(name: str) -> BaseException:
+    """A permanent error made before the call, to raise from a plain function."""
+    if name == "openai.BadRequestError":
+        return _status_errors(["400"])["400"]
+    if name == "httpx.HTTPStatusError":
+        return _http_status_error(404)
+    if name == "ValueError from KeyError":
+        return raised_from(ValueError("the deploy spec has no replicas"), KeyError("replicas"))
+    return {"ValueError": lambda: ValueError("negative disk size"),
+            "PermissionError": lambda: PermissionError(13, "Permission denied", "/var/log"),
+            }[name]()
+
+
+#: The permanent errors a plain function raises in ``as_raised``.
+PREBUILT_PERMANENT = ("ValueError", "PermissionError", "ValueError from KeyError",
+                      "openai.BadRequestError", "httpx.HTTPStatusError")
+#: The permanent statuses ``as_raised`` sends through ``RetryingLLM``, after two 503s too.
+AS_RAISED_STATUSES = PERMANENT_KINDS
+
+
+@SCENARIOS.scenario
+def as_raised(lab: ModuleType) -> dict[str, Any]:
+    """A permanent error, and whether the very object reaches the caller: each status of
+    :data:`AS_RAISED_STATUSES` through ``RetryingLLM`` (at once, and after two 503s), and
+    ``retry_call`` over a function raising a prebuilt error of :data:`PREBUILT_PERMANENT`
+    (then a transient one first)."""
+    seen: dict[str, Any] = {}
+    for status in AS_RAISED_STATUSES:
+        seen[f"llm-{status}"] = _run_llm_as_raised(
+            lab, [failure(int(status)), reply("should not be asked")], QUICK)
+        seen[f"llm-503-503-{status}"] = _run_llm_as_raised(
+            lab, [failure(503), failure(503), failure(int(status)), reply("no")],
+            {"max_attempts": 4, "base_delay": 0.5})
+    for name in PREBUILT_PERMANENT:
+        for after in (0, 1):
+            error = _prebuilt_permanent(name)
+            cause = error.__cause__
+            effects = [_raise(ConnectionError("reset"))] * after + [_raise(error), lambda: "no"]
+            caught: list[BaseException] = []
+
+            def describe(e: BaseException) -> dict[str, Any]:
+                caught.append(e)
+                return _raised(e, lab)
+
+            calls = 0
+
+            def fn(effects: list[Callable[[], Any]] = effects) -> Any:
+                nonlocal calls
+                calls += 1
+                return effects[min(calls, len(effects)) - 1]()
+
+            with FrozenClock(detached=True) as clock:
+                waits = _Waits(clock, lambda: calls)
+                with mock.patch("time.sleep", waits.process_sleep):
+                    run = outcome(lambda: lab.retry_call(fn, lab.RetryPolicy(**QUICK),
+                                                         sleep=waits.sleep), describe=describe)
+            run["calls"] = calls
+            run["waits"] = waits.seen
+            run["as_raised"] = bool(caught) and caught[0] is error
+            run["same_cause"] = bool(caught) and caught[0].__cause__ is cause
+            run["error"] = describe_error(error)
+            seen[f"call-{after}-{name}"] = run
+    return seen
+
+
+#: The seed the HTTP dates read off UTC come from.
+ZONE_SEED = 20261203
+#: Process timezones that are not UTC, as POSIX TZ strings (which need no zone database):
+#: Asia/Kolkata, America/St_Johns, Europe/Moscow, America/New_York (standard time), in
+#: December.
+ZONES = ("IST-5:30", "NST+3:30", "MSK-3", "EST+5")
+
+
+@dataclass(frozen=True)
+class ZonedDate:
+    """A 503 whose retry-after is an HTTP date (``form``) ``ahead`` seconds after the
+    process clock, read in a process whose timezone is ``zone``."""
+
+    name: str
+    zone: str
+    ahead: int
+    form: str
+
+
+def zoned_cases() -> list[ZonedDate]:
+    rng = random.Random(ZONE_SEED)
+    return [ZonedDate(f"zoned-{n + 1}", ZONES[n % len(ZONES)], rng.randint(2, 40),
+                      ("imf", "rfc850", "asctime")[rng.randrange(3)]) for n in range(8)]
+
+
+@contextmanager
+def _timezone(zone: str) -> Iterator[None]:
+    """The process's timezone set to ``zone`` for the block (``TZ`` and ``time.tzset``),
+    restored afterwards."""
+    import os
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@SCENARIOS.scenario
+def dates_off_utc(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`zoned_cases`: ``server_delay`` asked directly, and the 503 then
+    a success through ``RetryingLLM`` (cap 60 s), in a process whose timezone is not UTC."""
+    seen = {}
+    for case in zoned_cases():
+        text = _date_text(PROCESS_START + _dt.timedelta(seconds=case.ahead), case.form)
+        request = httpx.Request("GET", "https://deploy.internal/api/releases")
+        response = httpx.Response(503, headers={"retry-after": text}, request=request)
+        with _timezone(case.zone):
+            direct = outcome(lambda: plain(lab.server_delay(_ErrorWithResponse(response))))
+            run = _run_llm(lab, [failure(503, headers={"retry-after": text}), reply(SUCCESS),
+                                 reply(TOO_LATE)],
+                           {"max_attempts": 3, "base_delay": 0.5, "max_delay": 60.0})
+        seen[case.name] = {"text": text, "direct": direct, **run}
+    return seen
+
+
+#: The seed the unjittered runs with an rng come from.
+UNJITTERED_SEED = 20261204
+
+
+@dataclass(frozen=True)
+class Unjittered:
+    """A policy without jitter, ``failures`` transient failures then a success (a plain
+    function, or through ``RetryingLLM``), with a seeded rng handed over all the same."""
+
+    name: str
+    via: str
+    policy: tuple[tuple[str, Any], ...]
+    failures: tuple[str, ...]
+    seed: int
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.policy)
+
+
+def unjittered_cases() -> list[Unjittered]:
+    rng = random.Random(UNJITTERED_SEED)
+    cases = []
+    for number in range(6):
+        limit = rng.randint(3, 6)
+        policy = {"max_attempts": limit, "base_delay": rng.choice((0.25, 0.5, 1.0)),
+                  "factor": rng.choice((1.5, 2.0, 3.0)), "max_delay": rng.choice((2.0, 30.0)),
+                  "jitter": False}
+        failures = tuple(rng.choice(("429", "500", "503", "timeout", "connect"))
+                         for _ in range(rng.randint(1, limit - 1)))
+        cases.append(Unjittered(f"unjittered-{number + 1}", ("llm", "call")[number % 2],
+                                tuple(policy.items()), failures, rng.randint(1, 10**6)))
+    return cases
+
+
+def _run_unjittered(lab: ModuleType, case: Unjittered, rng: random.Random | None
+                    ) -> dict[str, Any]:
+    if case.via == "llm":
+        steps = [_step(Attempt(kind), TOO_LATE) for kind in case.failures] + [
+            reply(SUCCESS), reply(TOO_LATE)]
+        return _run_llm(lab, steps, case.settings, rng=rng)
+    effects = [_raise(TimeoutError("slow disk") if kind == "timeout" else
+                      ConnectionError("reset")) for kind in case.failures]
+    calls = 0
+
+    def fn() -> Any:
+        nonlocal calls
+        calls += 1
+        return (effects + [lambda: SUCCESS])[min(calls, len(effects) + 1) - 1]()
+
+    with FrozenClock(detached=True) as clock:
+        waits = _Waits(clock, lambda: calls)
+        with mock.patch("time.sleep", waits.process_sleep):
+            seen = outcome(lambda: lab.retry_call(fn, lab.RetryPolicy(**case.settings),
+                                                  sleep=waits.sleep, rng=rng),
+                           describe=lambda e: _raised(e, lab))
+    seen["calls"] = calls
+    seen["waits"] = waits.seen
+    return seen
+
+
+@SCENARIOS.scenario
+def rng_without_jitter(lab: ModuleType) -> dict[str, Any]:
+    """Every case of :func:`unjittered_cases` with its seeded rng (whether the rng's state
+    is the same after the call as before: no draw), and without an rng (the twin); and
+    ``backoff_delay`` asked directly, jitter off, with a seeded rng."""
+    seen: dict[str, Any] = {}
+    for case in unjittered_cases():
+        rng = random.Random(case.seed)
+        before = rng.getstate()
+        run = _run_unjittered(lab, case, rng)
+        run["rng_unchanged"] = rng.getstate() == before
+        seen[case.name] = run
+        seen[f"{case.name}-twin"] = _run_unjittered(lab, case, None)
+    direct = {}
+    for n in range(4):
+        policy = lab.RetryPolicy(base_delay=0.5, factor=2.0, max_delay=3.0)
+        rng = random.Random(100 + n)
+        before = rng.getstate()
+        probe = outcome(lambda n=n, p=policy, r=rng: plain(lab.backoff_delay(n, p, r)))
+        probe["without_rng"] = outcome(lambda n=n, p=policy: plain(lab.backoff_delay(n, p)))
+        probe["rng_unchanged"] = rng.getstate() == before
+        direct[str(n)] = probe
+    seen["direct"] = direct
+    return seen
+
+
+#: Calls one RetryingLLM (max_attempts 3) makes in a row in ``calls_after_endings``: each
+#: a script of failures, then ``ok`` or a permanent status, or nothing more (a give-up).
+AFTER_ENDINGS = {
+    "give-up-first": (("503", "429", "502"), ("503", "ok"), ("400",), ("500", "502", "ok"),
+                      ("timeout", "503", "504")),
+    "permanent-first": (("404",), ("503", "ok"), ("500", "429", "503"), ("502", "ok"),
+                        ("401",), ("503", "ok")),
+}
+#: The clients handed over there: with the client's own retries left on.
+AFTER_CLIENTS = {"default": {}, "five": {"max_retries": 5}}
+
+
+@SCENARIOS.scenario
+def calls_after_endings(lab: ModuleType) -> dict[str, Any]:
+    """One RetryingLLM over a client with retries of its own (the default, and 5), making
+    the calls of each sequence of :data:`AFTER_ENDINGS` in a row, the first giving up or
+    raising a permanent error: what each call did and what the client sent by itself."""
+    seen: dict[str, Any] = {}
+    for sequence, calls in AFTER_ENDINGS.items():
+        for client_name, options in AFTER_CLIENTS.items():
+            steps = [_step(Attempt(kind), SUCCESS) for call in calls for kind in call]
+            with _run(steps + [reply(TOO_LATE)] * 4) as (llm, clock, waits):
+                wrapper = required(lambda: lab.RetryingLLM(
+                    llm.client(**options), policy=lab.RetryPolicy(max_attempts=3,
+                                                                  base_delay=0.5),
+                    sleep=waits.sleep))
+                ends, made, retried = [], [], []
+                for _call in calls:
+                    before = waits.requests()
+                    underneath = sum(1 for r in llm.requests if r.client_retry)
+                    ends.append(outcome(lambda: wrapper.complete(PROMPT), keep=_content,
+                                        describe=lambda e: _raised(e, lab)))
+                    made.append(waits.requests() - before)
+                    retried.append(sum(1 for r in llm.requests if r.client_retry) - underneath)
+                seen[f"{sequence}-{client_name}"] = _observed(
+                    {"calls": ends, "made": made, "client_retries_per_call": retried},
+                    llm, clock, waits)
     return seen
