@@ -99,10 +99,12 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
     """Run ``work`` for the task unless it has already completed; return its result.
 
     - Unknown ``task_id``: raise :class:`TaskNotFound` (it names the id); save nothing.
+      Ids are compared exactly as given: no Unicode normalisation (NFKC, NFC) and no
+      casefold, so an id whose normalised form is stored is still unknown.
     - Completed: return the stored result (which may be ``""``: completed is the state,
       not a non-empty result); do not call ``work``, save nothing. The stored state
       decides: a task stored completed is done, whatever else it carries (an error text
-      left over included).
+      left over included, and its ``messages``, whatever their last message or none).
     - Running (another executor has it): raise :class:`TaskInProgress`.
     - Pending or failed: claim it by saving it as running (``error`` cleared, ``updated_at``
       = ``now()``) with ``store.compare_and_set(running, expected=<the state you read>)``.
@@ -119,7 +121,9 @@ def execute_task(store: TaskStore, task_id: str, work: Work, *, now: Clock = tim
       too), save it failed with ``error`` set to
       ``"<ExceptionType>: <message>"`` of that exception (the one ``work`` raised, not
       what it was raised from; ``<ExceptionType>`` is its class's ``__name__``, whatever
-      the class, an ``ExceptionGroup`` included: its own text, not a sub-exception's) and
+      the class, an ``ExceptionGroup`` included: its own text, not a sub-exception's;
+      ``<message>`` is ``str(exception)`` exactly, non-ASCII characters kept as they are,
+      no escaping, and nothing added: no notes from ``add_note()``, no traceback lines) and
       re-raise the exception itself. A failed task executed again that fails again
       records only this run's error. Either way ``updated_at`` = ``now()`` after the work;
       ``created_at`` never changes.
@@ -163,14 +167,15 @@ def run_once(keys: KeyStore, key: str, params: str, action: Callable[[], str]) -
     ``params`` is the canonical text of the parameters the caller sends with the key: any
     Unicode text, non-ASCII characters included (compare params with ``==``).
 
-    - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``. The
-      claim is only what ``put_if_absent`` says: two ``KeyStore`` objects may share one
-      table (another handle, another process), so a lock of your own cannot stand in for
-      the atomic claim.
+    - Claim the key atomically with ``keys.put_if_absent(KeyRecord(key, params))``, the
+      params as given (``""`` stays ``""``). The claim is only what ``put_if_absent``
+      says: two ``KeyStore`` objects may share one table (another handle, another
+      process), so a lock of your own cannot stand in for the atomic claim.
     - If the key was already there, in this order: with other ``params`` (an empty text
-      is params too), raise :class:`IdempotencyConflict` (never return the old result for
-      new parameters), even while it is still running; still running, raise
-      :class:`KeyInProgress`; done, return the stored result without calling ``action``.
+      is params too: ``""`` and ``"{}"`` are two params texts), raise
+      :class:`IdempotencyConflict` (never return the old result for new parameters), even
+      while it is still running; still running, raise :class:`KeyInProgress`; done,
+      return the stored result without calling ``action``.
     - Otherwise call ``action()``. On success store the record as done with the result and
       return the result. If it raises (anything), delete the key so that a later call runs
       the action again, and re-raise: a failure is never stored as a result, whatever the
@@ -196,7 +201,10 @@ class IdempotentTools:
         """Run the tool call ``name(arguments)`` and return the tool's reply.
 
         - A read-only tool (not in ``SIDE_EFFECTS``) runs every time: a second
-          ``check_disk`` must see what changed since the first.
+          ``check_disk`` must see what changed since the first. Any tool not in
+          ``SIDE_EFFECTS`` is a read, whatever its name (a tools object may have reads of
+          its own), and runs each time it is asked, the same read with the same arguments
+          twice in a row included: the world may change without this executor.
         - A side-effecting tool runs through :func:`run_once` under
           ``idempotency_key(task_id, name, arguments)``, with a text made of the tool name
           and the canonical arguments as ``params`` (how you join them is up to you); run

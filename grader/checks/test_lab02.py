@@ -1019,7 +1019,11 @@ def test_failed_deploy_is_retried_through_the_executor(observe):
 # -- lab02.concurrent-once ---------------------------------------------------------------------
 
 
-def _race_problems(rounds, result, in_progress):
+def _race_problems(rounds, result, in_progress, *, any_reply=False):
+    """What went wrong in the races: a hang, a second run, or a racer that got something
+    else than ``result`` or ``in_progress``. With ``any_reply`` (a finished key does not
+    give its result back even alone: another item's), whatever a racer returned is let
+    pass; the runs, hangs and errors are still judged."""
     problems = []
     for number, round_ in enumerate(rounds, start=1):
         if round_["hung"]:
@@ -1028,7 +1032,7 @@ def _race_problems(rounds, result, in_progress):
         if round_["work_runs"] != 1:
             problems.append(f"round {number}: the work ran {round_['work_runs']} times")
         for seen in round_["outcomes"]:
-            if seen.get("returned") == result:
+            if seen.get("returned") == result or (any_reply and "returned" in seen):
                 continue
             raised = seen.get("raised")
             if raised is None or not raised["expected_type"]:
@@ -1068,7 +1072,13 @@ def test_two_executors_run_a_failed_task_once(observe):
 @pytest.mark.item("lab02.concurrent-once")
 def test_two_callers_run_a_key_once(observe):
     rounds = observe("concurrency")["keys"]
-    problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress")
+    # built on tool-calls-deduplicated's: a finished key gives its result back, alone; if
+    # it does not, a racer arriving after the first finished gets what that gives
+    replay = observe("params_mismatch")["replay"]
+    replays = replay["runs"] == 1 and all(call.get("returned") == "scaled to 5"
+                                          for call in replay["calls"])
+    problems = _race_problems(rounds, "charged 5 EUR", "KeyInProgress",
+                              any_reply=not replays)
     assert not problems, (
         f"two threads running one key at the same moment, {len(rounds)} rounds: "
         f"{problems[0]} (check-then-set: claim with put_if_absent)"
@@ -1442,4 +1452,142 @@ def test_a_failure_carrying_output_is_not_a_result(observe):
         "stdout), then the same key again: " + "; ".join(wrong) + "; expected the action "
         "to run again: a failure is never stored as a result, whatever the exception "
         "carries (release the key)"
+    )
+
+
+# -- round 12: the error's message as it is, a completed task whatever its conversation,
+#    ids never normalised, reads of any name every time, an empty params text -----------
+
+
+@pytest.mark.item("lab02.task-lifecycle")
+def test_the_error_is_the_message_as_it_is(observe):
+    from grader.scenarios.lab02 import messages_as_given
+    seen = observe("lifecycle")["messages_as_given"]
+    problems = []
+    for name, error in messages_as_given().items():
+        case = seen[name]
+        expected = f"{type(error).__name__}: {error}"
+        notes = getattr(error, "__notes__", None)
+        shown = f"{type(error).__name__}({str(error)!r})" + (
+            f" with the note(s) {notes}" if notes else "")
+        if case["states"] != ["pending", "running", "failed"] \
+                or case["final"].get("error") != expected:
+            problems.append(f"work raising {shown}: the store saw {case['states']}, ending "
+                            f"with error={case['final'].get('error')!r}; expected running, "
+                            f"then failed with error={expected!r}")
+        elif not (case["executed"].get("raised") or {}).get("itself"):
+            problems.append(f"work raising {shown}: execute_task "
+                            f"{raised_type(case['executed'])}; expected that exception "
+                            "itself, re-raised")
+    assert not problems, (
+        problems[0] + " (the error is exactly '<ExceptionType>: <message>', the message "
+        "str(error) as it is: its characters kept, accents, CJK and emoji included, never "
+        "escaped, and nothing added: no note added with add_note, no traceback line)"
+    )
+
+
+@pytest.mark.item("lab02.completed-not-rerun")
+def test_a_completed_task_is_done_whatever_its_conversation(observe):
+    seen = observe("completed_rerun")["completed_mid_conversation"]
+    wrong = [f"{name}: {[raised_type(c) for c in case['calls']]}, the work ran "
+             f"{case['work_runs']} time(s), {case['saves']} save(s)"
+             for name, case in seen.items()
+             if case["work_runs"] or case["saves"]
+             or any(c.get("returned") != case["stored_result"] for c in case["calls"])]
+    assert not wrong, (
+        "tasks stored completed with their conversation, executed twice: " + "; ".join(wrong)
+        + "; expected the stored result each time, no work and no save: the state decides "
+        "(a completed task is never run again, whatever its messages: its last message a "
+        "tool result or the user's, or none at all)"
+    )
+
+
+@pytest.mark.item("lab02.unknown-task-error")
+def test_an_id_is_never_normalised(observe):
+    from grader.scenarios.lab02 import NORMALISED_IDS
+    seen = observe("unknown_task")["normalised"]
+    wrong = [f"{given!r} (beside the stored {stored!r}): {raised_type(case)}, the work ran "
+             f"{case['work_runs']} time(s), {case['saves']} save(s)"
+             + ("" if (case.get("raised") or {}).get("names_the_id", True) else
+                " (the error does not name the id as given: its message and task_id)")
+             for (stored, given), case in zip(NORMALISED_IDS, seen)
+             if not (case.get("raised") or {}).get("expected_type") or case["saves"]
+             or case["work_runs"] or not case["raised"]["names_the_id"]]
+    assert not wrong, (
+        "executing ids no task has, each a Unicode normalisation away from the one task "
+        "stored: " + "; ".join(wrong) + "; expected your TaskNotFound naming the id as "
+        "given, no work and no save: ids are compared exactly (no NFKC, NFC or casefold: "
+        "another text is another id)"
+    )
+
+
+def _reads_wrong(case, sequence, side_effects):
+    """Where the reads of one sequence were not each run and answered by its own run: the
+    executor's replies to each read, against what the tool replied each time it ran."""
+    asked: dict[str, list] = {}
+    for step, got in zip(sequence, case["calls"]):
+        if step is not None and step[0] not in side_effects:
+            asked.setdefault(step[0], []).append(got)
+    wrong = []
+    for tool, calls in asked.items():
+        replies = case["replies"].get(tool, [])
+        got = [call.get("returned") for call in calls]
+        if case["ran"].get(tool, 0) != len(calls) or got != replies:
+            wrong.append(f"{tool} asked {len(calls)} times ran {case['ran'].get(tool, 0)} "
+                         f"time(s), the tool replied {replies}, the calls got "
+                         f"{[raised_type(call) for call in calls]}")
+    return wrong
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_read_runs_each_time_it_is_asked(observe):
+    from grader.scenarios.lab02 import READS_IN_A_ROW, SIDE_EFFECTS
+    seen = observe("reads_every_time")
+    for name in ("the kit's reads, twice in a row",
+                 "the kit's reads, the world changed in between"):
+        wrong = _reads_wrong(seen[name], READS_IN_A_ROW[name], SIDE_EFFECTS)
+        assert not wrong, (
+            f"{name}, through one IdempotentTools: " + "; ".join(wrong) + "; expected each "
+            "read to run every time it is asked and to return that run's reply: the same "
+            "read with the same arguments twice in a row too, with no side effect in between "
+            "(the world may change without this executor: another agent, an operator)"
+        )
+
+
+@pytest.mark.item("lab02.tool-calls-deduplicated")
+def test_a_read_of_any_name_runs_every_time(observe):
+    from grader.scenarios.lab02 import READS_IN_A_ROW, SIDE_EFFECTS
+    seen = observe("reads_every_time")
+    for name in ("reads of other names", "reads of other names around a side effect"):
+        wrong = _reads_wrong(seen[name], READS_IN_A_ROW[name], SIDE_EFFECTS)
+        assert not wrong, (
+            f"{name} (list_pods, check_memory, get_logs: tools of a tools object of one's "
+            "own, none in SIDE_EFFECTS), through one IdempotentTools: " + "; ".join(wrong)
+            + "; expected each to run every time it is asked and to return that run's "
+            "reply: a tool not in SIDE_EFFECTS is a read, whatever its name (not only the "
+            "kit's three reads)"
+        )
+
+
+@pytest.mark.item("lab02.params-mismatch-conflict")
+def test_an_empty_params_text_is_not_no_params(observe):
+    from grader.scenarios.lab02 import EMPTY_AND_NO_PARAMS
+    seen = observe("params_mismatch")["empty_and_no_params"]
+    wrong = []
+    for first, second in EMPTY_AND_NO_PARAMS:
+        case = seen[f"{first!r} then {second!r}"]
+        opened, reused = case["calls"]
+        if opened.get("returned") != f"rotated with {first!r}":
+            continue  # the first call failed: other items say why
+        if not (reused.get("raised") or {}).get("expected_type") or case["ran"] != [first] \
+                or opened["record_params"] != first or reused["record_params"] != first:
+            wrong.append(f"{first!r} then {second!r}: {raised_type(reused)} the second time, "
+                         f"the actions that ran {case['ran']}, the key holding params "
+                         f"{opened['record_params']!r}, then {reused['record_params']!r}")
+    assert not wrong, (
+        "one key used with one params text, then with another: " + "; ".join(wrong)
+        + "; expected your IdempotencyConflict the second time, the action run once, and "
+        "the record keeping the params as they were sent: run_once compares params with == "
+        "as texts, and an empty text is params too ('' is not '{}'; that '' means no "
+        "arguments is canonical_arguments' rule, not run_once's)"
     )

@@ -27,11 +27,11 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 from unittest import mock
 
-from grader.observe import describe_error, outcome, plain, type_name
+from grader.observe import describe_error, outcome, plain, required, type_name
 from grader.scenarios import Registry, raised_from
 from labs.kit.agent import run_agent, start_messages
 from labs.kit.clock import FrozenClock
-from labs.kit.devops import DevOpsTools, ToolFailure
+from labs.kit.devops import SIDE_EFFECTS, DevOpsTools, ToolFailure
 from labs.kit.fake_llm import FakeLLM, reply, tool_call
 from labs.kit.keystore import KeyRecord, MemoryKeyStore
 from labs.kit.race import MEET_WAIT, LinedUpKeyStore, LinedUpTaskStore, race
@@ -121,21 +121,8 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
                 "history": [_task(t) for t in store.history(task_id)] if task_id else [],
                 "saves": len(store.saves),
             }
-        seen["failures"] = {}
-        for name, error in failure_kinds().items():
-            store = MemoryTaskStore()
-            store.save(Task(id=f"task-{name}", user_input=f"deploy ({name})",
-                            created_at=clock.now(), updated_at=clock.now()))
-            work = _Work(clock, 2.0, "", error)
-            executed = outcome(lambda: lab.execute_task(store, f"task-{name}", work,
-                                                        now=clock.now),
-                               describe=lambda e, error=error: {**_raised(e, type(error)),
-                                                                "itself": e is error})
-            seen["failures"][name] = {
-                "executed": executed,
-                "states": [_task(t)["state"] for t in store.history(f"task-{name}")],
-                "final": _task(store.get(f"task-{name}")),
-            }
+        seen["failures"] = _failing_works(lab, clock, failure_kinds())
+        seen["messages_as_given"] = _failing_works(lab, clock, messages_as_given())
         seen["own_failures"] = _own_failures(lab, clock)
         store = MemoryTaskStore()
         ahead = clock.now() + 3600.0  # stamped by a machine whose clock runs an hour ahead
@@ -167,6 +154,28 @@ def lifecycle(lab: ModuleType) -> dict[str, Any]:
             "stored": len(store),
             "distinct_ids": len(ids) == 6 and all(type(i) is str for i in ids)
             and len(set(ids)) == 6,
+        }
+    return seen
+
+
+def _failing_works(lab: ModuleType, clock: FrozenClock,
+                   kinds: dict[str, Exception]) -> dict[str, Any]:
+    """A task per failure of ``kinds``, its work raising it: what execute_task did (the
+    exception itself re-raised?) and the states and error saved."""
+    seen = {}
+    for name, error in kinds.items():
+        store = MemoryTaskStore()
+        store.save(Task(id=f"task-{name}", user_input=f"deploy ({name})",
+                        created_at=clock.now(), updated_at=clock.now()))
+        work = _Work(clock, 2.0, "", error)
+        executed = outcome(lambda: lab.execute_task(store, f"task-{name}", work,
+                                                    now=clock.now),
+                           describe=lambda e, error=error: {**_raised(e, type(error)),
+                                                            "itself": e is error})
+        seen[name] = {
+            "executed": executed,
+            "states": [_task(t)["state"] for t in store.history(f"task-{name}")],
+            "final": _task(store.get(f"task-{name}")),
         }
     return seen
 
@@ -379,6 +388,36 @@ def failure_kinds() -> dict[str, Exception]:
     }
 
 
+def messages_as_given() -> dict[str, Exception]:
+    """Failures whose message must be recorded as it is: messages that are not ASCII
+    (accents, CJK, emoji, a no-break space; fixed ones and some generated from a seed),
+    and exceptions carrying notes (``add_note``, Python 3.11 and later: a retry layer's
+    'attempt 3 of 3'). The contract: ``error`` is ``"<type(e).__name__>: <str(e)>"``
+    exactly, characters as they are (no escaping), and no note (``str(e)`` has none)."""
+    rng = random.Random(ARGUMENTS_SEED + 7)
+    kinds: dict[str, Exception] = {
+        "accented": ValueError("volume « données » is full"),
+        "japanese": RuntimeError("デプロイに失敗しました: web-1 が応答しません"),
+        "emoji": ToolFailure("deploy failed 🚀 on web-2 ✗"),
+        "korean_in_a_key_error": KeyError("웹-서버"),
+        **{f"generated_{n}": ToolFailure(f"disk {_unicode_text(rng)} is full on "
+                                         f"{_unicode_text(rng)}") for n in range(3)},
+    }
+    if sys.version_info >= (3, 11):
+        for name, error, notes in (
+                ("one_note", ToolFailure("db-2 is read-only"), ("while deploying checkout",)),
+                ("two_notes", TimeoutError("web-1 timed out"),
+                 ("attempt 3 of 3", "gave up after 42 s")),
+                ("a_note_on_an_empty_message", ValueError(), ("replicas was -2",)),
+                ("a_note_not_ascii", ValueError("réplicas négatives"), ("déploiement « web »",)),
+                ("a_group_with_a_note", ExceptionGroup(
+                    "deploy", [ToolFailure("db-2 is read-only")]), ("during the rollout",))):
+            for note in notes:
+                error.add_note(note)
+            kinds[name] = error
+    return kinds
+
+
 def _exception_groups() -> dict[str, Exception]:
     """Exception groups a work may raise (Python 3.11 and later have them)."""
     if sys.version_info < (3, 11):
@@ -457,7 +496,20 @@ def completed_rerun(lab: ModuleType) -> dict[str, Any]:
                      for _ in range(2)]
             leftover[name] = {"stored_result": result, "calls": calls,
                               "work_runs": rotate.runs, "saves": len(store_.saves) - 1}
+        conversations = {}
+        for number, (name, messages) in enumerate(COMPLETED_CONVERSATIONS.items()):
+            store_ = MemoryTaskStore()
+            done = Task(id=f"task-talked-{number}", user_input="Deploy web 2.4.1",
+                        state=TaskState.COMPLETED, result=f"deployed web@2.4.1 ({name})",
+                        created_at=clock.now(), updated_at=clock.now(), messages=messages)
+            store_.save(done)
+            redeploy = _Work(clock, 1.0, "deployed again")
+            calls = [outcome(lambda: lab.execute_task(store_, done.id, redeploy, now=clock.now))
+                     for _ in range(2)]
+            conversations[name] = {"stored_result": done.result, "calls": calls,
+                                   "work_runs": redeploy.runs, "saves": len(store_.saves) - 1}
         return {
+            "completed_mid_conversation": conversations,
             "completed_with_an_error": leftover,
             "no_result": {"work_runs": ping.runs, "saves": len(none_store.saves) - 1,
                           "replayed": replayed},
@@ -503,6 +555,23 @@ def unknown_task(lab: ModuleType) -> dict[str, Any]:
                     and raised["task_id"] == unknown
         seen["near"] = near
         seen["work_runs_near"] = work.runs - seen["work_runs"]
+        seen["normalised"] = []
+        for stored, given in NORMALISED_IDS:
+            table = MemoryTaskStore()
+            table.save(Task(id=stored, user_input="deploy web", created_at=clock.now(),
+                            updated_at=clock.now()))
+            runs = work.runs
+            case = outcome(lambda table=table, given=given: lab.execute_task(
+                table, given, work, now=clock.now),
+                describe=lambda e: {**_raised(e, lab.TaskNotFound),
+                                    "task_id": plain(getattr(e, "task_id", None))})
+            if "raised" in case:
+                raised = case["raised"]
+                raised["names_the_id"] = given in raised["message"] \
+                    and raised["task_id"] == given
+            case["saves"] = len(table.saves) - 1
+            case["work_runs"] = work.runs - runs
+            seen["normalised"].append(case)
         seen["protocol_store"] = {}
         for name, stored in (("empty", ()), ("holding another", ("task-known-1",))):
             table = MemoryTaskStore()
@@ -535,6 +604,18 @@ class _ProtocolTaskStore:
 #: Ids no task has, next to the stored ``task-known-1``: each is unknown as it is given.
 NEAR_IDS = ("", "task-known-1\n", " task-known-1", "TASK-KNOWN-1", "known-1",
             "task-known-1-" + "9f2c" * 40)
+
+
+#: ``(stored, given)``: ids no task has, each a Unicode normalisation (NFKC, NFC, NFD,
+#: casefold) away from the one stored beside it: unknown as they are given.
+NORMALISED_IDS = (("task-known-1", "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c
+                                           for c in "task-known-1")),  # full-width forms
+                  ("task-known-1", "task-known-\u2460"),
+                  ("task-fix-3", "task-\ufb01x-3"),
+                  ("task-caf\u00e9-7", "task-cafe\u0301-7"),
+                  ("task-cafe\u0301-8", "task-caf\u00e9-8"),
+                  ("task-\u00c5-5", "task-\u212b-5"),
+                  ("task-strasse-4", "task-Stra\u00dfe-4"))
 
 
 class _OvertakenStore(MemoryTaskStore):
@@ -728,6 +809,23 @@ CONVERSATION = (
 )
 
 
+#: Conversations a task stored completed may carry, whatever their last message: the
+#: completed state decides, not the conversation.
+COMPLETED_CONVERSATIONS: dict[str, tuple[dict[str, Any], ...]] = {
+    "ending on a tool message": CONVERSATION,
+    "ending on the user's message": CONVERSATION[:2],
+    "ending on a tool message, two calls in": CONVERSATION + (
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_m2", "type": "function",
+             "function": {"name": "apply_deploy",
+                          "arguments": '{"service":"web","version":"2.4.1"}'}}]},
+        {"role": "tool", "tool_call_id": "call_m2", "content": "web@2.4.1 applied"}),
+    "with no messages": (),
+    "ending on the assistant's answer": CONVERSATION + (
+        {"role": "assistant", "content": "web is on 2.4.1"},),
+}
+
+
 def _with_messages(lab: ModuleType, clock: FrozenClock) -> dict[str, Any]:
     """Tasks that carry their conversation (pending, failed), executed to success and to
     failure: what every version saved from the claim on holds, and what the work got."""
@@ -869,6 +967,94 @@ def tool_dedup(lab: ModuleType) -> dict[str, Any]:
                 ("clean_logs", "", ""))),
         },
     }
+
+
+class _ProbeTools(DevOpsTools):
+    """The kit's tools with reads of other names (``list_pods``, ``check_memory``,
+    ``get_logs``): none is in ``SIDE_EFFECTS``. Every read's reply tells the world as it is
+    at that moment, and the world moves on between two calls (a pod restarts, memory is
+    used, a log line is written); ``replies`` keeps, per tool, what each run replied."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replies: dict[str, list[str]] = {}
+        self._ticks = 0
+
+    def _tools(self) -> dict[str, Callable[..., str]]:
+        return {**super()._tools(), "list_pods": self.list_pods,
+                "check_memory": self.check_memory, "get_logs": self.get_logs}
+
+    def run(self, name: str, arguments: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
+        reply_ = super().run(name, arguments, **kwargs)
+        self.replies.setdefault(name, []).append(reply_)
+        return reply_
+
+    def _tick(self) -> int:
+        self._ticks += 1
+        return self._ticks
+
+    def list_pods(self, namespace: str = "default") -> str:
+        self._enter("list_pods")
+        return f"{namespace}: web-1 Running (restarts: {self._tick()}), web-2 Running"
+
+    def check_memory(self) -> str:
+        self._enter("check_memory")
+        return f"Memory: {60 + self._tick()}% used"
+
+    def get_logs(self, service: str, lines: str = "1") -> str:
+        self._enter("get_logs")
+        return f"{service}: request #{self._tick()} served ({lines} line(s))"
+
+
+#: Reads through one executor, in order: ``(tool, arguments)``, or ``None`` where the world
+#: changes behind the executor's back (an operator frees the disk, another agent deploys).
+#: Each read is asked twice, mostly in a row with no side effect in between.
+READS_IN_A_ROW: dict[str, tuple[tuple[str, str] | None, ...]] = {
+    "the kit's reads, twice in a row": (
+        ("check_status", '{"service":"web"}'), ("check_status", '{"service":"web"}'),
+        ("check_disk", ""), ("check_disk", ""),
+        ("verify", '{"service":"web"}'), ("verify", '{"service":"web"}')),
+    "the kit's reads, the world changed in between": (
+        ("check_disk", "{}"), None, ("check_disk", "{}"),
+        ("check_status", '{"service":"web"}'), None, ("check_status", '{"service":"web"}')),
+    "reads of other names": (
+        ("list_pods", '{"namespace":"web"}'), ("list_pods", '{"namespace":"web"}'),
+        ("check_memory", ""), ("check_memory", "{}"), ("check_memory", ""),
+        ("get_logs", '{"service":"web","lines":"5"}'),
+        ("get_logs", '{"lines": "5", "service": "web"}')),
+    "reads of other names around a side effect": (
+        ("list_pods", "{}"), ("clean_logs", "{}"), ("list_pods", "{}"), ("list_pods", "{}")),
+}
+
+
+def _world_changes(tools: DevOpsTools) -> None:
+    """Someone else changes the world: an operator frees the disk, another agent deploys."""
+    tools.disk_percent -= 30
+    tools.run("apply_deploy", {"service": "web",
+                               "version": f"9.9.{tools.calls['apply_deploy'] + 1}"})
+
+
+@SCENARIOS.scenario
+def reads_every_time(lab: ModuleType) -> dict[str, Any]:
+    """Reads asked through IdempotentTools, each twice, mostly in a row (the kit's reads and
+    reads of other names, none in SIDE_EFFECTS): what each call returned, and how often and
+    with what reply each tool really ran."""
+    seen = {}
+    for number, (name, sequence) in enumerate(READS_IN_A_ROW.items()):
+        tools = _ProbeTools()
+        execute = required(lambda tools=tools, number=number: lab.IdempotentTools(
+            tools, MemoryKeyStore(), f"task-reads-{number}"))
+        calls = []
+        for step in sequence:
+            if step is None:
+                _world_changes(tools)
+                calls.append(None)
+                continue
+            tool, arguments = step
+            calls.append(outcome(lambda tool=tool, arguments=arguments: execute(tool, arguments)))
+        seen[name] = {"calls": calls, "replies": tools.replies,
+                      "ran": dict(sorted(tools.calls.items()))}
+    return seen
 
 
 #: Tool calls of one task, in order: ``(tool, arguments, fails)``; the calls that fail do so
@@ -1407,6 +1593,20 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
                 describe=lambda e: _raised(e, lab.IdempotencyConflict))
         for params, amount in (('{"force":true}', 3), ("", 4))
     ]
+    empty_or_none = {}
+    for number, pair in enumerate(EMPTY_AND_NO_PARAMS):
+        ran_empty: list[str] = []
+        steps = []
+        for given in pair:
+            steps.append(outcome(
+                lambda given=given: lab.run_once(
+                    keys, f"idem-45-{number}", given,
+                    lambda given=given: ran_empty.append(given) or f"rotated with {given!r}"),
+                describe=lambda e: _raised(e, lab.IdempotencyConflict)))
+            record_ = keys.get(f"idem-45-{number}")
+            steps[-1]["record_params"] = (plain(record_.params)
+                                          if isinstance(record_, KeyRecord) else None)
+        empty_or_none[" then ".join(map(repr, pair))] = {"calls": steps, "ran": ran_empty}
     long_result = "deployed to " + ", ".join(f"web-{n}" for n in range(400))
     long_runs: list[int] = []
     long_replay = [outcome(lambda: lab.run_once(keys, "idem-53", "deploy:all",
@@ -1458,6 +1658,7 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
                 for given in (first, second)], "ran": list(ran_)}
         unicode.append({"replay": {"calls": replayed, "ran": replay_ran}, **conflicts})
     return {
+        "empty_and_no_params": empty_or_none,
         "unicode": unicode,
         "quiet_then_other": {"calls": quiet_then_other},
         "long_replay": {"calls": long_replay, "runs": len(long_runs),
@@ -1471,6 +1672,11 @@ def params_mismatch(lab: ModuleType) -> dict[str, Any]:
         "replay": {"calls": replay, "runs": len(replay_runs)},
         "silent_replay": {"calls": silent, "runs": len(silent_runs)},
     }
+
+
+#: One key used with an empty params text, then with the text of no arguments, and the
+#: other way round: two params texts (an empty text is params too, compared with ==).
+EMPTY_AND_NO_PARAMS = (("", "{}"), ("{}", ""), ("", "[]"), ("", "null"))
 
 
 def _checksum_twins() -> tuple[str, str]:
@@ -1792,6 +1998,34 @@ class _LineUp:
             self.timed_out = True  # the other racer never came: nothing to line up with
 
 
+class _Gate:
+    """Holds the work of a key race until the other racer has decided: its call has
+    returned or raised (turned away), or it has entered the work too. So the other racer
+    always meets the key while the first call is still running, never a record finished
+    a moment earlier, whatever the load on the machine (a second run after the first had
+    finished is a finished key forgotten, not a race). It holds no one longer than
+    :data:`MEET_WAIT` real seconds (a racer that waits for the first call to finish, which
+    the contract does not ask, and says so: ``timed_out``)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._entered = self._decided = 0
+        self.timed_out = False
+
+    def hold(self) -> None:
+        with self._changed:
+            self._entered += 1
+            self._changed.notify_all()
+            if not self._changed.wait_for(lambda: self._decided or self._entered >= 2,
+                                          timeout=MEET_WAIT):
+                self.timed_out = True
+
+    def decided(self) -> None:
+        with self._changed:
+            self._decided += 1
+            self._changed.notify_all()
+
+
 def _lined_up(store: Any) -> _LineUp:
     """Puts a :class:`_LineUp` in place of a kit lined-up store's rendezvous."""
     store.rendezvous = _LineUp()
@@ -1848,11 +2082,20 @@ def concurrency(lab: ModuleType) -> dict[str, Any]:
     for _ in range(RACE_ROUNDS):
         store_keys = LinedUpKeyStore()
         lineup = _lined_up(store_keys)
-        work = _Work(None, 0.003, "charged 5 EUR")
-        raced = _race(lambda: lab.run_once(store_keys, "idem-race", "charge:5", lambda: work(None)),
-                      lab.KeyInProgress)
-        keys.append({"work_runs": work.runs, "lined_up": not lineup.timed_out, **raced})
-        if raced["hung"] or lineup.timed_out:
+        work, gate = _Work(None, 0.003, "charged 5 EUR"), _Gate()
+
+        def charge(store_keys: LinedUpKeyStore = store_keys, work: _Work = work,
+                   gate: _Gate = gate) -> str:
+            try:
+                return lab.run_once(store_keys, "idem-race", "charge:5",
+                                    lambda: gate.hold() or work(None))
+            finally:
+                gate.decided()
+
+        raced = _race(charge, lab.KeyInProgress)
+        keys.append({"work_runs": work.runs, "lined_up": not lineup.timed_out,
+                     "held": not gate.timed_out, **raced})
+        if raced["hung"] or lineup.timed_out or gate.timed_out:
             break
     other_params = []
     for _ in range(RACE_ROUNDS // 5):
