@@ -144,7 +144,10 @@ def call_llm(
       request carries every one of ``messages``, in order, as given, and nothing added;
       and only these parameters: no ``max_tokens`` or other option.
     - A permanent error (not ``is_transient``) is raised at once, as it is. A timed-out
-      request (``openai.APITimeoutError``) is transient like the others.
+      request (``openai.APITimeoutError``) is transient like the others. ``is_transient``
+      alone decides: the server's headers, its ``x-should-retry`` included, change nothing
+      (a 503 with ``x-should-retry: false`` is retried, a 400 with ``x-should-retry: true``
+      raised at once).
     - After a transient failure: on the last attempt raise lab 01's ``RetryError`` from it
       (with ``max_attempts=1`` the first attempt is the last: ``RetryError(1, error)``).
       Otherwise the wait is the server's delay (``server_delay``, capped at
@@ -188,7 +191,9 @@ def run_agent(
        ``run.llm_tokens += usage.total_tokens``, as the response reports it (a usage of 0
        tokens counts 0, never an estimate; cached prompt tokens,
        ``usage.prompt_tokens_details.cached_tokens``, are in the total and count like any
-       other); append the reply with ``assistant_message``.
+       other, and so are reasoning tokens,
+       ``usage.completion_tokens_details.reasoning_tokens``: nothing is added for them);
+       append the reply with ``assistant_message``.
     4. No tool calls: the run is completed, ``run.result`` is the reply's text; return.
        Else append the tool results (``run_tool_calls(reply, tools.execute)``) and go on;
        this holds for the turn that used the last step too: its tool calls are run, and

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from grader.checks.expect import TOLERANCE, all_close, close, raised_type, seconds
-from grader.scenarios.lab03 import RUN_MODEL, Answer, CallCase, RunCase, call_cases, run_cases
+from grader.scenarios.lab03 import (
+    RUN_MODEL,
+    Answer,
+    CallCase,
+    DelayCase,
+    RunCase,
+    call_cases,
+    delay_cases,
+    run_cases,
+)
 from labs.kit.devops import TOOL_SCHEMAS
 
 #: The tools every request offers: call_llm's default, the kit's tool schemas.
@@ -181,6 +190,23 @@ def test_every_request_carries_the_step_timeout(observe):
         assert not problems, (
             f"a {seen['budget_s']:g} s run with a {step:g} s step timeout: {problems[0]} (600 s "
             "would be the OpenAI default)"
+        )
+
+
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_the_last_steps_turn_carries_the_step_timeout(observe):
+    seen = observe("last_steps")
+    for steps in (1, 2, 3):
+        run = seen[f"max_steps_{steps}"]
+        problems = [step_timeout_problem(r["at"], r["timeout"], run["budget_s"], 30.0)
+                    for r in run["requests"]]
+        problems = [p for p in problems if p]
+        assert not problems, (
+            f"a 600 s run with max_steps={steps} and a 30 s step timeout, the model never "
+            f"finishing (requests at {seconds(_arrivals(run))} with timeouts "
+            f"{seconds(_read_timeouts(run))}): {problems[0]}: every request's timeout is the "
+            "step timeout or the time left, whichever is less, the request of the turn that "
+            "will use the last step included (nothing after it makes it a turn of its own)"
         )
 
 
@@ -405,6 +431,26 @@ def test_a_child_of_a_passed_deadline_is_the_earlier_instant(observe):
         )
 
 
+@pytest.mark.item("lab03.child-deadline-min")
+def test_a_child_of_a_child_is_bounded_by_its_parent(observe):
+    got = observe("nested_deadlines").get("returned")
+    assert got is not None, "Deadline raised"
+    for chain in got["chains"]:
+        root, parent, asked = chain["root"], 0.0, []
+        for level in chain["levels"]:
+            # instants from the root's own: the level's parent at `parent`, now at
+            # `since - root` (the root was made `root` s before its instant)
+            expected = min(parent, level["since"] - root + level["seconds"])
+            asked.append(f"child({level['seconds']:g}) {level['since']:g} s in")
+            assert close(level["at"], expected), (
+                f"Deadline.after({root:g}), then {' of '.join(reversed(asked))}: the last "
+                f"has at = root's at + {level['at']!r}; expected {expected:g}, the earlier of "
+                "its own parent's instant and now + seconds (a child of a child is bounded by "
+                "its parent, which may be earlier than the root, not by the root alone)"
+            )
+            parent = expected
+
+
 # -- lab03.retry-respects-deadline ----------------------------------------------------------
 
 
@@ -521,6 +567,51 @@ def test_a_run_waits_what_its_rng_draws(observe):
         "completed (run_agent passes its rng on to call_llm: the waits judged against the "
         "deadline are the ones it draws)"
     )
+
+
+#: What the OpenAI client raises for the statuses of :func:`delay_cases`.
+DELAY_ERRORS = {429: "openai.RateLimitError", 503: "openai.InternalServerError"}
+
+
+def _fraction_problem(case: DelayCase, seen: dict[str, Any]) -> str:
+    """What is wrong with the wait after one server delay with a fraction, or ''."""
+    requests = seen["requests"]
+    if not requests or requests[0]["outcome"] != str(case.status) \
+            or not close(requests[0]["at"], case.late):
+        return ""  # the first request went otherwise: the timeout and deadline items say why
+    if shrink_problem(case.late, requests[0]["timeout"], case.late + case.left, 20.0):
+        # the time left as the submission sees it (its first timeout) is off: whether a
+        # wait fits is built on it, and it is timeout-shrinks-to-budget's
+        return ""
+    raised = seen.get("raised") or {}
+    if raised.get("retry_attempts") is not None or raised.get("type") == DELAY_ERRORS[case.status]:
+        return ""  # the failure was not retried: what is retried is llm-timeout-handled's
+    wait = min(case.delay, 60.0)
+    what = (f"{case.name}: a {case.status} asking for {case.header}: {case.value!r} "
+            f"({case.delay:g} s), {case.left:g} s before the deadline")
+    if wait >= case.left:
+        if raised.get("is_deadline_exceeded") and not seen["sleeps"] and len(requests) == 1:
+            return ""
+        return (f"{what}: {raised_type(seen)} after waits {seconds(seen['sleeps'])} and "
+                f"{len(requests)} request(s); expected your DeadlineExceeded at once, no wait: "
+                f"the {wait:g} s the server asked for, fraction included, would not end before "
+                "the deadline")
+    later = requests[1]["at"] if len(requests) > 1 else None
+    if all_close(seen["sleeps"], [wait]) and later is not None \
+            and close(later, case.late + wait):
+        return ""
+    then = f"a request at {later:g} s" if later is not None else raised_type(seen)
+    return (f"{what}: waits {seconds(seen['sleeps'])}, then {then}; "
+            f"expected a {wait:g} s wait, the server's delay as given, fraction included (not "
+            "whole seconds), then the next attempt")
+
+
+@pytest.mark.item("lab03.retry-respects-deadline")
+def test_a_server_delay_is_waited_with_its_fraction(observe):
+    seen = observe("fractional_delays")
+    problems = [problem for case in delay_cases()
+                for problem in [_fraction_problem(case, seen[case.name])] if problem]
+    assert not problems, problems[0] if problems else ""
 
 
 # -- lab03.llm-timeout-handled --------------------------------------------------------------
@@ -653,6 +744,26 @@ def test_a_permanent_error_is_raised_as_it_is(observe):
             "openai.BadRequestError itself, at once, after 1 request and no wait (only a "
             "transient failure, such as a timeout, is retried)"
         )
+
+
+@pytest.mark.item("lab03.llm-timeout-handled")
+def test_the_servers_x_should_retry_changes_nothing(observe):
+    seen = observe("server_verdicts")
+    problem = _gives_up(seen["transient_told_not_to"], "openai.InternalServerError")
+    assert not problem, (
+        f"every 503 sent with x-should-retry: false: {problem} (is_transient alone decides "
+        "what call_llm retries; the server's headers change nothing)"
+    )
+    told_to = seen["permanent_told_to"]
+    raised = told_to.get("raised") or {}
+    assert raised.get("type") == "openai.BadRequestError" and len(told_to["requests"]) == 1 \
+            and told_to["sleeps"] == [], (
+        f"a 400 sent with x-should-retry: true: {raised_type(told_to)} after "
+        f"{len(told_to['requests'])} request(s) and waits {seconds(told_to['sleeps'])}; "
+        "expected openai.BadRequestError itself, at once, after 1 request and no wait "
+        "(is_transient alone decides what is retried; the server's x-should-retry changes "
+        "nothing)"
+    )
 
 
 @pytest.mark.item("lab03.llm-timeout-handled")
@@ -1412,6 +1523,38 @@ def test_every_request_sends_the_whole_conversation(observe):
             turn += request["outcome"] == "200"
 
 
+@pytest.mark.item("lab03.step-timeout-sent")
+def test_every_request_sends_the_messages_as_given(observe):
+    seen = observe("generated_runs")
+    for case in run_cases():
+        run = seen[case.name]
+        held = run["run"].get("messages") or []
+        exact = run["run"].get("messages_as_held") or []
+        answered = sum(r["outcome"] == "200" for r in run["requests"])
+        starts = [n for n, m in enumerate(held) if m[0] == "assistant"]
+        if len(starts) != answered or len(run["sent_as_given"]) != len(run["requests"]) \
+                or len(exact) != len(held):
+            continue  # the run does not hold the turns it was answered: the progress a
+            # run keeps is deadline-exceeded-recorded's, and what it counts budget-enforced's
+        turn = 0
+        for request, sent in zip(run["requests"], run["sent_as_given"]):
+            expected = exact[:starts[turn]] if turn < len(starts) else exact
+            wrong = [(n, got, want) for n, (got, want) in enumerate(zip(sent, expected))
+                     if got != want]
+            if len(sent) == len(expected) and not wrong:
+                turn += request["outcome"] == "200"
+                continue
+            detail = (f"message {wrong[0][0] + 1} went out as {wrong[0][1]!r} where the run "
+                      f"holds {wrong[0][2]!r}" if wrong else
+                      f"{len(sent)} message(s) went out where the run held {len(expected)}")
+            raise AssertionError(
+                f"{_describe_run(case)}: the request at {request['at']:g} s (turn "
+                f"{turn + 1}): {detail}: every request carries the run's messages as given, "
+                "key for key: no key dropped (a \"content\": None of an assistant message "
+                "asking for tools included), none added, no value changed"
+            )
+
+
 def _conversation_problem(seen: dict[str, Any]) -> str:
     """What differs between the messages each request of a run sent and the run's own
     conversation at that turn, or '' (also when the run does not hold the turns it was
@@ -1508,7 +1651,8 @@ def test_generated_runs_count_the_tokens_reported(observe):
             f"{'; ' + problem if problem else ''}; expected {steps} answered request(s), "
             f"{steps} steps and {tokens} tokens, the run {ended}: llm_tokens adds up each "
             "response's usage.total_tokens as reported (a usage of 0 tokens counts 0, never "
-            "an estimate; cached prompt tokens, which this server reports in "
-            "prompt_tokens_details, are in the total and count like any other), and "
+            "an estimate; cached prompt tokens and reasoning tokens, which this server "
+            "reports in prompt_tokens_details and completion_tokens_details, are in the "
+            "total already: nothing is added for them, nothing taken off), and "
             "max_llm_tokens stops the run only once they reach it"
         )

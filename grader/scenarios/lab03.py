@@ -80,12 +80,16 @@ def _requests(llm: FakeLLM) -> list[dict[str, Any]]:
 
 class _CachingLLM(FakeLLM):
     """The fake server, reporting part of each answer's prompt tokens as served from the
-    prompt cache (``usage.prompt_tokens_details.cached_tokens``), as OpenAI's does; the
-    ``total_tokens`` it reports are unchanged. The cached share is drawn from a seeded rng."""
+    prompt cache (``usage.prompt_tokens_details.cached_tokens``), and part of its
+    completion tokens as the model's reasoning
+    (``usage.completion_tokens_details.reasoning_tokens``), as OpenAI's does; the
+    ``total_tokens`` it reports are unchanged (both shares are inside it). The shares are
+    drawn from seeded rngs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache_rng = random.Random(CACHE_SEED)
+        self._reasoning_rng = random.Random(REASONING_SEED)
 
     def _completion(self, index: int, turn: int, body: dict[str, Any],
                     step: Any) -> dict[str, Any]:
@@ -95,11 +99,18 @@ class _CachingLLM(FakeLLM):
         cached = self._cache_rng.choice((prompt, prompt * 4 // 5, prompt // 2, 0)) \
             if prompt else self._cache_rng.choice((0, 0))
         usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+        answer = usage["completion_tokens"]
+        reasoning = self._reasoning_rng.choice((answer, answer * 3 // 4, answer // 2, 0))
+        usage["completion_tokens_details"] = {
+            "reasoning_tokens": reasoning, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
         return completion
 
 
 #: The seed of the cached shares the caching server reports.
 CACHE_SEED = 3017
+#: The seed of the reasoning shares it reports.
+REASONING_SEED = 3023
 
 
 @contextmanager
@@ -367,6 +378,7 @@ def nested_deadlines(lab: ModuleType) -> dict[str, Any]:
             seen["negative_child_of_passed_at"] = parent.child(-5.0).at - parent.at
             seen = {key: plain(value) for key, value in seen.items()}
             seen["passed_children"] = _passed_children(lab, clock)
+            seen["chains"] = _nested_chains(lab, clock)
             return seen
 
     return outcome(observe)
@@ -396,6 +408,32 @@ def _passed_children(lab: ModuleType, clock: FrozenClock) -> list[dict[str, Any]
             "again_at": plain(again.at - parent.at), "again_is_parent": again is parent,
             "grandchild_at": plain(child.child(seconds).at - parent.at),
         })
+    return found
+
+
+#: The seed of the nested chains of children.
+CHAINS_SEED = 3029
+
+
+def _nested_chains(lab: ModuleType, clock: FrozenClock) -> list[dict[str, Any]]:
+    """Chains of nested deadlines: a root, its child, the child's child and that one's
+    child, each asked for after some time has passed, most of them (the inner parents)
+    earlier than the root. Each as the root's seconds and, per level, the seconds asked
+    for, the time since the root was made, and the level's ``at`` from the root's."""
+    rng = random.Random(CHAINS_SEED)
+    found = []
+    for _ in range(12):
+        root_seconds = rng.choice((100.0, 300.0, 1000.0))
+        root = lab.Deadline.after(root_seconds, clock=clock.monotonic)
+        start = clock.elapsed()
+        node, levels = root, []
+        for _depth in range(3):
+            clock.advance(rng.choice((0.0, 0.0, 2.0, 7.5)))
+            seconds = rng.choice((-3.0, 5.0, 10.0, 20.0, 45.0, 60.0, 150.0, 500.0))
+            node = node.child(seconds)
+            levels.append({"seconds": seconds, "since": plain(clock.elapsed() - start),
+                           "at": plain(node.at - root.at)})
+        found.append({"root": root_seconds, "levels": levels})
     return found
 
 
@@ -629,6 +667,92 @@ def one_retry_layer(lab: ModuleType) -> dict[str, Any]:
     server that keeps failing."""
     return {"call": _call(lab, [failure(503)] * 12, deadline_s=300.0, step_timeout=10.0,
                           policy={"max_attempts": 3, "base_delay": 1.0}, client_options={})}
+
+
+@SCENARIOS.scenario
+def last_steps(lab: ModuleType) -> dict[str, Any]:
+    """Runs of ``max_steps`` 1, 2 and 3 against a model that never finishes, their
+    deadline far away (600 s, a 30 s step timeout): the turn that uses the last step is a
+    turn like the others."""
+    endless = [_turn(1.0, f"call_m{n}", (50, 10)) for n in range(6)]
+    return {f"max_steps_{steps}": _agent(lab, endless, Budget(max_steps=steps,
+                                                              max_wall_time=600.0,
+                                                              max_llm_tokens=10**9),
+                                         step_timeout=30.0)
+            for steps in (1, 2, 3)}
+
+
+@SCENARIOS.scenario
+def server_verdicts(lab: ModuleType) -> dict[str, Any]:
+    """A server that says whether to retry (``x-should-retry``, as OpenAI's may): every
+    request a 503 sent with ``x-should-retry: false`` (max_attempts 3, 300 s to go), and
+    a 400 sent with ``x-should-retry: true``."""
+    told_not_to = [failure(503, headers={"x-should-retry": "false"})] * 3 \
+        + [reply("one attempt too many")]
+    told_to = [failure(400, headers={"x-should-retry": "true"}, message="unknown parameter"),
+               reply("retried a 400")]
+    return {
+        "transient_told_not_to": _call(lab, told_not_to, deadline_s=300.0, step_timeout=20.0,
+                                       policy={"max_attempts": 3}),
+        "permanent_told_to": _call(lab, told_to, deadline_s=300.0, step_timeout=20.0,
+                                   policy={"max_attempts": 3}),
+    }
+
+
+@dataclass(frozen=True)
+class DelayCase:
+    """One ``call_llm`` whose first request fails at once (``late`` s in, ``left`` s before
+    the deadline) with ``status`` and a server delay with a fraction: ``header``
+    (``retry-after-ms`` or ``retry-after``) set to ``value``; then an answer."""
+
+    name: str
+    late: float
+    left: float
+    status: int
+    header: str
+    value: float
+
+    @property
+    def delay(self) -> float:
+        """The delay the server asked for, in seconds, as given."""
+        return self.value / 1000.0 if self.header == "retry-after-ms" else self.value
+
+
+#: The seed of the server delays with a fraction.
+DELAYS_SEED = 3031
+
+
+def delay_cases() -> list[DelayCase]:
+    """Server delays with a fraction (``retry-after-ms: 1500.5`` is 1.5005 s), far from the
+    deadline, just beyond it (the time left between the whole seconds of the delay and the
+    delay itself), and just within it."""
+    rng = random.Random(DELAYS_SEED)
+    cases = [DelayCase("ms-far", 0.0, 300.0, 429, "retry-after-ms", 1500.5),
+             DelayCase("ms-near", 0.0, 1.2, 429, "retry-after-ms", 1500.0)]
+    for number in range(14):
+        header = rng.choice(("retry-after-ms", "retry-after-ms", "retry-after"))
+        value = rng.choice((250.0, 750.5, 1200.7, 1500.5, 2500.0, 3999.0, 4750.25)) \
+            if header == "retry-after-ms" else rng.choice((0.5, 1.25, 2.75, 3.5))
+        delay = value / 1000.0 if header == "retry-after-ms" else value
+        whole = float(int(delay))
+        left = rng.choice((300.0, whole + (delay - whole) * 0.5, whole + (delay - whole) * 0.9,
+                           delay + 0.3))
+        late = rng.choice((0.0, 10.0))
+        cases.append(DelayCase(f"delay-{number + 1}", late, left, rng.choice((429, 503)),
+                               header, value))
+    return cases
+
+
+@SCENARIOS.scenario
+def fractional_delays(lab: ModuleType) -> dict[str, Any]:
+    """Every :func:`delay_cases` call (a 20 s step timeout, 3 attempts, a 20 s backoff that
+    the server's delay replaces, capped at 60 s)."""
+    return {case.name: _call(
+        lab, [failure(case.status, headers={case.header: repr(case.value)}), reply("answered"),
+              reply("one too many")],
+        deadline_s=case.late + case.left, step_timeout=20.0, elapsed_first=case.late,
+        policy={"max_attempts": 3, "base_delay": 20.0, "max_delay": 60.0})
+        for case in delay_cases()}
 
 
 # -- generated calls near the deadline ----------------------------------------------------
@@ -895,8 +1019,9 @@ def _sent(message: Any) -> list[Any]:
 @SCENARIOS.scenario
 def generated_runs(lab: ModuleType) -> dict[str, Any]:
     """Every generated run: what it ended with, and the messages of each request it sent
-    next to the run's own messages; the server reports part of the prompt tokens as
-    cached (the total it reports is what counts)."""
+    next to the run's own messages (digested, and as they are, key for key); the server
+    reports part of the prompt tokens as cached and part of the completion tokens as
+    reasoning (the total it reports is what counts)."""
     seen = {}
     for case in run_cases():
         with _clocked(case.script(), cached=True) as (clock, llm, process_sleeps):
@@ -915,6 +1040,11 @@ def generated_runs(lab: ModuleType) -> dict[str, Any]:
             found["run"]["messages"] = [_sent(m) for m in run.messages]
             found["sent"] = [[_sent(m) for m in r.messages]
                              for r in llm.requests if not r.client_retry]
+            # the messages themselves, key for key (None-valued keys included): the run's,
+            # and each request's as its JSON body carried them
+            found["run"]["messages_as_held"] = [plain(m) for m in run.messages]
+            found["sent_as_given"] = [[plain(m) for m in r.messages]
+                                      for r in llm.requests if not r.client_retry]
             found["spent_before"] = [0, 0]
             found["budget_s"] = 10_000.0
             seen[case.name] = _timing(found, clock, llm, process_sleeps)
