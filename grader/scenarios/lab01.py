@@ -38,7 +38,6 @@ import openai
 
 from grader.observe import describe_error, outcome, plain, required, type_name
 from grader.scenarios import Registry, raised_from
-from labs.kit import fake_llm as _fake_llm
 from labs.kit.clock import PROCESS_START, FrozenClock
 from labs.kit.fake_llm import FakeLLM, Step, connect_error, failure, reply, timeout
 
@@ -352,43 +351,18 @@ class _Waits:
         self.seen.append([self.requests(), plain(seconds), via])
 
 
-#: The fake's own reading of a request's retry number: its ``x-stainless-retry-count``.
-_HEADER_RETRY_NUMBER = _fake_llm._client_retry
-
-
-def _sdk_retry_number(request: httpx.Request) -> int:
-    """The OpenAI client's own retry number of ``request``, read from the client's retry
-    loop that is sending it (its ``retries_taken``), not from the ``x-stainless-retry-count``
-    header alone: a caller may set that header itself, and its attempts are then still its
-    own requests, not the client's retries. Each request's headers are kept on the fake that
-    answers it (see :func:`sent_headers`)."""
-    frame = sys._getframe(1)  # noqa: SLF001 - the fake's own frame, answering the request
-    server = frame.f_locals.get("self")
-    if isinstance(server, FakeLLM):
-        server.__dict__.setdefault("grader_headers", []).append(
-            {str(k): str(v) for k, v in request.headers.items()})
-    while frame is not None:
-        if frame.f_code.co_name == "request" \
-                and frame.f_globals.get("__name__") == "openai._base_client":
-            taken = frame.f_locals.get("retries_taken")
-            if type(taken) is int:
-                return max(0, taken)
-        frame = frame.f_back
-    return _HEADER_RETRY_NUMBER(request)
-
-
 def sent_headers(llm: FakeLLM) -> list[dict[str, str]]:
     """The headers of each of the caller's own requests (not the client's retries), in
-    order."""
-    headers = llm.__dict__.get("grader_headers", [])
-    return [sent for sent, r in zip(headers, llm.requests) if not r.client_retry]
+    order. The fake tells the two apart by the client call that sent them, so a caller that
+    numbers its attempts in the client's ``x-stainless-retry-count`` header still makes
+    requests of its own."""
+    return [dict(r.headers) for r in llm.requests if not r.client_retry]
 
 
 @contextmanager
 def _run(script: Sequence[Step]) -> Iterator[tuple[FakeLLM, FrozenClock, _Waits]]:
     with FrozenClock(detached=True) as clock, \
-            FakeLLM(script, clock=clock, replay_client_retries=True) as llm, \
-            mock.patch("labs.kit.fake_llm._client_retry", _sdk_retry_number):
+            FakeLLM(script, clock=clock, replay_client_retries=True) as llm:
         waits = _Waits(clock, lambda: sum(1 for r in llm.requests if not r.client_retry))
         # the client's own retries (a wrapper that leaves them on) must not draw from the
         # random module a jittered run without an rng draws from

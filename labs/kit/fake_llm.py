@@ -40,8 +40,12 @@ the next ones.
 ``before_reply`` (a callable taking the request's record) runs as each successful reply is
 about to leave the server: the place to simulate a crash that loses the reply in flight.
 
-The OpenAI client numbers its own retries of a request (the ``x-stainless-retry-count``
-header); each request records that number as ``client_retry``. With
+The OpenAI client retries on its own inside one call (one ``create``); each request records
+as ``client_retry`` how many requests the same call had already sent: 0 for the request a
+caller made, 1 and 2 for the client's own retries of it. The fake counts them per call while
+it is active (it wraps the client's request method), so a caller that sets the client's
+``x-stainless-retry-count`` header itself still makes requests of its own; outside any call
+(a request sent by hand) the header decides. Each request also records its headers. With
 ``replay_client_retries=True`` a client's own retry gets the answer the request it repeats
 got, without using up a step of the script: a caller sees the same failures whether or not
 its client retries underneath it, and only the count of requests tells the two apart.
@@ -54,6 +58,7 @@ other transient failure does the same things against both.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import math
@@ -67,6 +72,7 @@ from typing import Any, Union
 import httpx
 import respx
 from openai import DefaultHttpxClient, OpenAI
+from openai._base_client import SyncAPIClient
 
 from labs.kit.clock import FrozenClock
 
@@ -189,8 +195,10 @@ class RecordedRequest:
     turn: int = 0
     """How many assistant messages the request's conversation already held."""
     client_retry: int = 0
-    """How many times the OpenAI client had already sent this request itself (its own
-    retries; 0 for a request the caller made)."""
+    """How many requests the same client call had already sent: the OpenAI client's own
+    retries count 1, 2, ...; 0 for a request the caller made."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """The request's headers, names in lower case."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -236,6 +244,8 @@ class FakeLLM:
 
     def __enter__(self) -> "FakeLLM":
         self._router.start()
+        self._request_method = SyncAPIClient.request
+        SyncAPIClient.request = _counting_sent(self._request_method)  # type: ignore[method-assign]
         return self
 
     def __exit__(
@@ -244,6 +254,7 @@ class FakeLLM:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        SyncAPIClient.request = self._request_method  # type: ignore[method-assign]
         self._router.stop()
 
     def client(self, **options: Any) -> OpenAI:
@@ -293,7 +304,9 @@ class FakeLLM:
         )
         client_retry = _client_retry(request)
         record = functools.partial(self._record, index, body, arrival, timeouts, turn=turn,
-                                   client_retry=client_retry)
+                                   client_retry=client_retry,
+                                   headers={str(k).lower(): str(v)
+                                            for k, v in request.headers.items()})
         if self.replay_client_retries and client_retry and self._last_step is not None:
             step: Step | None = self._last_step
         else:
@@ -362,9 +375,11 @@ class FakeLLM:
         *,
         turn: int,
         client_retry: int,
+        headers: dict[str, str],
     ) -> None:
         self.requests.append(
-            RecordedRequest(index, body, arrival, timeouts, outcome, turn, client_retry))
+            RecordedRequest(index, body, arrival, timeouts, outcome, turn, client_retry,
+                            headers))
 
     def _completion(self, index: int, turn: int, body: dict[str, Any],
                     step: Reply) -> dict[str, Any]:
@@ -402,8 +417,34 @@ class FakeLLM:
         }
 
 
+#: Requests sent so far by the client call (``SyncAPIClient.request``) now running, if any.
+_SENT_BY_CALL: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "fake_llm_sent_by_call", default=None)
+
+
+def _counting_sent(request_method: Callable[..., Any]) -> Callable[..., Any]:
+    """The client's request method, counting in :data:`_SENT_BY_CALL` the requests each call
+    sends: its retry loop sends them all from inside one call."""
+
+    @functools.wraps(request_method)
+    def request(*args: Any, **kwargs: Any) -> Any:
+        token = _SENT_BY_CALL.set([0])
+        try:
+            return request_method(*args, **kwargs)
+        finally:
+            _SENT_BY_CALL.reset(token)
+
+    return request
+
+
 def _client_retry(request: httpx.Request) -> int:
-    """The OpenAI client's own retry number of ``request`` (0 when it sent none)."""
+    """The OpenAI client's own retry number of ``request``: how many requests the client
+    call sending it had already sent (0 for a caller's request); for a request sent outside
+    a client call, its ``x-stainless-retry-count`` header (0 when it has none)."""
+    sent = _SENT_BY_CALL.get()
+    if sent is not None:
+        sent[0] += 1
+        return sent[0] - 1
     try:
         return max(0, int(request.headers.get("x-stainless-retry-count", "0")))
     except ValueError:
