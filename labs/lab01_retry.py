@@ -130,7 +130,8 @@ def server_delay(error: BaseException) -> float | None:
       (IMF-fixdate, RFC 850, asctime; always GMT): then the seconds from now, on
       ``time.time()`` as it is (its fraction of a second counts), until that date; a date
       in the past gives 0. The date is GMT whatever the machine's timezone: never read it
-      as local time.
+      as local time. Seconds with a fraction (``3.5``) are yours to read as they are (the
+      OpenAI client does) or to count unreadable: a fraction travels in ``retry-after-ms``.
     A value that is missing, negative, infinite, not a number (``nan``) or unreadable
     counts as absent: an unusable ``retry-after-ms`` leaves ``retry-after`` to decide, and
     when neither gives a delay the answer is None (fall back to the computed backoff).

@@ -730,10 +730,12 @@ def delay_cases() -> list[DelayCase]:
     cases = [DelayCase("ms-far", 0.0, 300.0, 429, "retry-after-ms", 1500.5),
              DelayCase("ms-near", 0.0, 1.2, 429, "retry-after-ms", 1500.0)]
     for number in range(14):
-        header = rng.choice(("retry-after-ms", "retry-after-ms", "retry-after"))
-        value = rng.choice((250.0, 750.5, 1200.7, 1500.5, 2500.0, 3999.0, 4750.25)) \
-            if header == "retry-after-ms" else rng.choice((0.5, 1.25, 2.75, 3.5))
-        delay = value / 1000.0 if header == "retry-after-ms" else value
+        # a fraction travels in retry-after-ms: lab 01 leaves a retry-after in seconds with
+        # a fraction ("3.5") to the submission
+        header = "retry-after-ms"
+        value = rng.choice((250.0, 750.5, 1200.7, 1500.5, 2500.0, 3999.0, 4750.25, 500.0,
+                            1250.0, 2750.0, 3500.0))
+        delay = value / 1000.0
         whole = float(int(delay))
         left = rng.choice((300.0, whole + (delay - whole) * 0.5, whole + (delay - whole) * 0.9,
                            delay + 0.3))
