@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from grader.scenarios.lab01 import (FIXED_POINT, SERVER_PACED_ENDINGS, SERVER_PA
                                     fractional_cases, same_error_cases, slow_cases,
                                     timed_out_cases)
 from grader.scenarios.lab01 import (CARRIED_POLICY, LARGE_LIMITS, LARGE_LLM_LIMIT,
-                                    LARGE_POLICY, USED_ORDERS, SharedRng, carried_delays,
+                                    USED_ORDERS, SharedRng, carried_delays,
                                     carried_runs, conversation_cases, linked_errors,
                                     shared_rng_cases, timeout_cases)
 from grader.scenarios.lab01 import (AFTER_CLIENTS, AFTER_ENDINGS, AS_RAISED_STATUSES,
@@ -124,6 +124,21 @@ def backoff(case: Case, n: int) -> float:
 def below_cap(case: Case, n: int) -> bool:
     p = case.settings
     return p["base_delay"] * p["factor"] ** n < p["max_delay"] - TOLERANCE
+
+
+def wrong_backoff(case: Case, waits: Iterable[float]) -> tuple[int, str] | None:
+    """The first of ``waits`` (computed backoffs, no jitter, no server delay) that is not the
+    contract's, as its index and what is wrong with it, or None: wait ``n`` is
+    base * factor ** n below the cap, and the cap once the formula has reached it."""
+    cap = case.settings["max_delay"]
+    for n, wait in enumerate(waits):
+        if below_cap(case, n) and not close(wait, backoff(case, n)):
+            return n, (f"wait {n + 1} was {wait:g} s; expected {backoff(case, n):g} s "
+                       f"(base * factor ** {n})")
+        if not below_cap(case, n) and not wait >= cap - TOLERANCE:
+            return n, (f"wait {n + 1} was {wait:g} s; base * factor ** {n} has reached the "
+                       f"cap, so expected the cap, {cap:g} s: the waits stopped growing")
+    return None
 
 
 def contract_gaps(case: Case) -> int:
@@ -488,16 +503,9 @@ def test_generated_waits_below_the_cap_are_exponential(observe):
         # built on the attempts being the contract's (permanent-not-retried's,
         # retries-transient's, no-sleep-after-last's): only the waits the contract's course
         # of the case has are judged, none after a permanent error sent again
-        for n, wait in enumerate(gaps_asked(run)[:contract_gaps(case)]):
-            if below_cap(case, n) and not close(wait, backoff(case, n)):
-                problems.append(f"{describe(case)}: wait {n + 1} was {wait:g} s; expected "
-                                f"{backoff(case, n):g} s (base * factor ** {n})")
-                break
-            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
-                problems.append(f"{describe(case)}: wait {n + 1} was {wait:g} s; base * factor "
-                                f"** {n} has reached the cap, so expected the cap, "
-                                f"{case.settings['max_delay']:g} s: the waits stopped growing")
-                break
+        wrong = wrong_backoff(case, gaps_asked(run)[:contract_gaps(case)])
+        if wrong:
+            problems.append(f"{describe(case)}: {wrong[1]}")
     assert not problems, first(problems, "waits of base * factor ** n, up to the cap")
 
 
@@ -1266,15 +1274,9 @@ def test_a_call_timeout_does_not_shorten_the_backoff(observe):
             continue  # the server's delays: honours-retry-after
         run = seen[case.name]
         # how many attempts are made: other items'
-        for n, wait in enumerate(gaps_asked(run)[:case.settings["max_attempts"] - 1]):
-            if below_cap(case, n) and not close(wait, backoff(case, n)):
-                problems.append(f"{_timed_words(timed)}: wait {n + 1} was {wait:g} s; "
-                                f"expected {backoff(case, n):g} s (base * factor ** {n})")
-                break
-            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
-                problems.append(f"{_timed_words(timed)}: wait {n + 1} was {wait:g} s; "
-                                f"expected the cap, {case.settings['max_delay']:g} s")
-                break
+        wrong = wrong_backoff(case, gaps_asked(run)[:case.settings["max_attempts"] - 1])
+        if wrong:
+            problems.append(f"{_timed_words(timed)}: {wrong[1]}")
     assert not problems, first(problems, "a request's own timeout is the request's: the waits "
                                          "between attempts stay base * factor ** n up to "
                                          "max_delay, whatever timeout the call passes on")
@@ -1549,16 +1551,11 @@ def test_a_slow_attempt_does_not_shorten_the_backoff(observe):
         if case.settings["jitter"]:
             continue  # the draws: capped-with-jitter's
         run = seen[case.name]
-        for n, wait in enumerate(gaps_asked(run)[:contract_gaps(case)]):
-            took = f"after a {case.script[n].kind} that took {slow.latency[n]:g} s"
-            if below_cap(case, n) and not close(wait, backoff(case, n)):
-                problems.append(f"{describe(case)}: {took}, wait {n + 1} was {wait:g} s; "
-                                f"expected {backoff(case, n):g} s (base * factor ** {n})")
-                break
-            if not below_cap(case, n) and not wait >= case.settings["max_delay"] - TOLERANCE:
-                problems.append(f"{describe(case)}: {took}, wait {n + 1} was {wait:g} s; "
-                                f"expected the cap, {case.settings['max_delay']:g} s")
-                break
+        wrong = wrong_backoff(case, gaps_asked(run)[:contract_gaps(case)])
+        if wrong:
+            n, what = wrong
+            problems.append(f"{describe(case)}: after a {case.script[n].kind} that took "
+                            f"{slow.latency[n]:g} s, {what}")
     assert not problems, first(problems, "failed attempts that take time on the clock: the "
                                          "wait after one is its full backoff, counted from "
                                          "the failure, not less the time the attempt took "
